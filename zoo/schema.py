@@ -1,0 +1,457 @@
+"""The spec: a validated architecture plus the cited record around it.
+
+`Architecture` holds everything the builder needs and nothing else, so scaled proxies,
+imported configs and one-field counterfactuals are plain architectures. `ModelRecord`
+wraps one published checkpoint: identity, published figures, training facts, sources and
+per-field citations. Every categorical choice is an enum whose values are the public
+spelling of ../shared/design/catalog-columns.md.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from enum import Enum
+from typing import Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+KEY_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
+
+
+class Arch(str, Enum):
+    decoder = "decoder"
+    encoder = "encoder"
+    encoder_decoder = "encoder-decoder"
+
+
+class Norm(str, Enum):
+    layernorm = "layernorm"
+    rmsnorm = "rmsnorm"
+
+
+class NormPosition(str, Enum):
+    """Where each sublayer's norm sits relative to the residual add."""
+
+    post = "post"  # x = norm(x + f(x)): the 2017 Transformer, BERT
+    pre = "pre"  # x = x + f(norm(x)): GPT-2 onwards
+    double = "double"  # x = x + norm(f(norm(x))): Gemma 2/3, Grok-1
+    reordered = "reordered"  # x = x + norm(f(x)): OLMo 2
+
+
+class Activation(str, Enum):
+    relu = "relu"
+    gelu = "gelu"
+    silu = "silu"
+    swiglu = "swiglu"
+    geglu = "geglu"
+    reglu = "reglu"
+
+    @property
+    def gated(self) -> bool:
+        return self in (Activation.swiglu, Activation.geglu, Activation.reglu)
+
+
+class Position(str, Enum):
+    sinusoidal = "sinusoidal"
+    learned = "learned"
+    relative_bias = "relative-bias"  # T5 bucketed bias
+    xl_relative = "xl-relative"  # Transformer-XL relative encoding (Gopher)
+    alibi = "alibi"
+    rope = "rope"
+    none = "none"
+
+
+class RopeLayout(str, Enum):
+    """Which pairs of dimensions RoPE rotates together."""
+
+    half = "half"  # (i, i + d/2): GPT-NeoX, LLaMA
+    interleaved = "interleaved"  # (2i, 2i + 1): GPT-J, Cohere
+
+
+class RopeScalingKind(str, Enum):
+    linear = "linear"  # positions divided by factor (Gemma 3 global layers)
+    llama3 = "llama3"  # LLaMA 3.1 / 4 frequency-dependent wavelength scaling
+
+
+class LocalAttention(str, Enum):
+    sliding = "sliding"  # each query sees itself and the previous window-1 tokens
+    chunked = "chunked"  # queries see earlier tokens of their own fixed-size chunk
+
+
+class QueryScale(str, Enum):
+    """What the attention logits are divided by the square root of."""
+
+    head_dim = "head_dim"
+    d_model_over_heads = "d_model_over_heads"  # Gemma 2 27B, Gemma 3 query_pre_attn_scalar
+    none = "none"  # T5: no scaling, folded into the initialisation
+
+
+class QKNorm(str, Enum):
+    none = "none"
+    head = "head"  # a learned norm over each head's dims (Qwen3, Gemma 3)
+    projection = "projection"  # a learned norm over the whole q / k projection (OLMo 2, Command R+)
+    l2 = "l2"  # unweighted L2 normalisation per head, on RoPE layers only (LLaMA 4)
+
+
+class Router(str, Enum):
+    topk_softmax = "topk_softmax"  # softmax over the selected top-k logits (Mixtral)
+    softmax_topk = "softmax_topk"  # softmax over all experts, keep top-k probabilities as they are (Grok-1)
+    topk_sigmoid = "topk_sigmoid"  # sigmoid of the selected top-k logits (LLaMA 4)
+
+
+class OutputHead(str, Enum):
+    linear = "linear"  # one projection to the vocabulary
+    transform = "transform"  # dense + activation + norm, then the projection (BERT's MLM head)
+
+
+class SourceKind(str, Enum):
+    paper = "paper"
+    config = "config"
+    code = "code"
+    model_card = "model-card"
+    blog = "blog"
+
+
+Multiplier = Union[float, Literal["sqrt_d_model", "inv_sqrt_d_model"]]
+"""A constant, or a width-dependent factor that scaled proxies recompute from their own d_model."""
+
+
+def multiplier_value(multiplier: Multiplier, d_model: int) -> float:
+    if multiplier == "sqrt_d_model":
+        return d_model**0.5
+    if multiplier == "inv_sqrt_d_model":
+        return d_model**-0.5
+    return float(multiplier)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False, strict=False)
+
+
+class RopeScaling(_Strict):
+    kind: RopeScalingKind
+    factor: float = Field(gt=0)
+    low_freq_factor: float | None = Field(default=None, gt=0)
+    high_freq_factor: float | None = Field(default=None, gt=0)
+    original_context_length: int | None = Field(default=None, gt=0)
+    global_only: bool = False  # applied to global layers only (Gemma 3)
+
+    @model_validator(mode="after")
+    def _llama3_fields(self) -> RopeScaling:
+        needed = ("low_freq_factor", "high_freq_factor", "original_context_length")
+        if self.kind is RopeScalingKind.llama3:
+            missing = [name for name in needed if getattr(self, name) is None]
+            if missing:
+                raise ValueError(f"llama3 rope scaling needs {', '.join(missing)}")
+            if self.low_freq_factor >= self.high_freq_factor:
+                raise ValueError("low_freq_factor must be smaller than high_freq_factor")
+        elif any(getattr(self, name) is not None for name in needed):
+            raise ValueError(f"{', '.join(needed)} apply only to llama3 rope scaling")
+        return self
+
+
+class MoE(_Strict):
+    """Mixture-of-experts MLP: routed experts, optional always-on shared experts."""
+
+    n_experts: int = Field(gt=1)
+    experts_per_token: int = Field(gt=0)
+    n_shared_experts: int = Field(default=0, ge=0)
+    expert_d_ff: int = Field(gt=0)  # hidden width of one routed (and shared) expert
+    router: Router
+    moe_pattern: str = "M"  # repeating unit over layers: M a MoE layer, D a dense MLP of width d_ff
+
+    @field_validator("moe_pattern")
+    @classmethod
+    def _pattern(cls, value: str) -> str:
+        if not re.fullmatch(r"[MD]+", value) or "M" not in value:
+            raise ValueError("moe_pattern is a string of 'M' (MoE layer) and 'D' (dense layer) with at least one 'M'")
+        return value
+
+    @model_validator(mode="after")
+    def _top_k(self) -> MoE:
+        if self.experts_per_token > self.n_experts:
+            raise ValueError(
+                f"experts_per_token ({self.experts_per_token}) must be <= n_experts ({self.n_experts})"
+            )
+        return self
+
+
+class Architecture(_Strict):
+    """Everything needed to build the network; no names, dates or sources."""
+
+    arch: Arch
+    n_layers: int = Field(gt=0, description="decoder layers (encoder layers for an encoder-only model)")
+    n_encoder_layers: int | None = Field(default=None, gt=0)
+    d_model: int = Field(gt=0)
+    n_heads: int = Field(gt=0)
+    n_kv_heads: int = Field(gt=0)
+    head_dim: int = Field(gt=0)
+    d_ff: int = Field(gt=0, description="MLP hidden width; one branch of a gated MLP")
+    vocab_size: int = Field(gt=0)
+    context_length: int = Field(gt=0)
+
+    # Block
+    norm: Norm
+    norm_eps: float = Field(gt=0, lt=1)
+    norm_bias: bool  # LayerNorm with a bias (always false for RMSNorm)
+    norm_unit_offset: bool = False  # the norm scales by (1 + w), w initialised at 0 (Gemma)
+    norm_position: NormPosition
+    final_norm: bool  # a norm after the last block, before the output head
+    activation: Activation
+    gelu_tanh: bool = False  # GELU (or GeGLU) uses the tanh approximation
+    parallel_block: bool
+    parallel_shared_norm: bool = True  # a parallel block reads one shared norm (GPT-J) or two (GPT-NeoX)
+    linear_bias: bool
+    qkv_bias: bool
+    tied_embeddings: bool
+    output_bias: bool = False
+    output_head: OutputHead = OutputHead.linear
+    dropout: float = Field(ge=0, lt=1)
+    embedding_norm: bool
+    embedding_multiplier: Multiplier = 1.0
+    output_multiplier: Multiplier = 1.0
+    embedding_dim: int | None = Field(default=None, gt=0)  # embeddings narrower than d_model, projected in and out (OPT-350m)
+    token_types: int = Field(default=0, ge=0)  # segment embeddings (BERT)
+    pooler: bool = False  # BERT's [CLS] pooler
+
+    # Position
+    position: Position
+    position_offset: int = Field(default=0, ge=0)  # rows before position 0 in a learned table (OPT: 2)
+    rope_theta: float | None = Field(default=None, gt=0)
+    rope_local_theta: float | None = Field(default=None, gt=0)  # a different base on local layers (Gemma 3)
+    rotary_fraction: float | None = None
+    rope_layout: RopeLayout | None = None
+    rope_scaling: RopeScaling | None = None
+    relative_buckets: int | None = Field(default=None, gt=0)
+    relative_max_distance: int | None = Field(default=None, gt=0)
+
+    # Attention
+    query_scale: QueryScale = QueryScale.head_dim
+    layer_pattern: str = "G"
+    local_attention: LocalAttention | None = None
+    sliding_window: int | None = Field(default=None, gt=0)
+    global_nope: bool = False
+    qk_norm: QKNorm = QKNorm.none
+
+    # Stability
+    z_loss: float | None = Field(default=None, gt=0)
+    attn_softcap: float | None = Field(default=None, gt=0)
+    final_softcap: float | None = Field(default=None, gt=0)
+
+    moe: MoE | None = None
+
+    @field_validator("layer_pattern")
+    @classmethod
+    def _layer_pattern(cls, value: str) -> str:
+        if not re.fullmatch(r"[GL]+", value):
+            raise ValueError("layer_pattern is a string of 'G' (global) and 'L' (local) layers")
+        return value
+
+    @model_validator(mode="after")
+    def _cross_field_rules(self) -> Architecture:
+        problems = list(_architecture_problems(self))
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    # Derived values, never typed in.
+    @property
+    def attention(self) -> str:
+        if self.n_kv_heads == self.n_heads:
+            return "mha"
+        return "mqa" if self.n_kv_heads == 1 else "gqa"
+
+    @property
+    def gated_mlp(self) -> bool:
+        return self.activation.gated
+
+    @property
+    def has_local_layers(self) -> bool:
+        return "L" in self.layer_pattern
+
+    @property
+    def ffn_ratio(self) -> float:
+        return self.d_ff / self.d_model
+
+    @property
+    def aspect_ratio(self) -> float:
+        return self.d_model / self.n_layers
+
+    @property
+    def head_ratio(self) -> float:
+        return self.n_heads * self.head_dim / self.d_model
+
+
+def _architecture_problems(a: Architecture):
+    """Cross-field rules; each yields one readable sentence naming the fields involved."""
+    if a.n_heads % a.n_kv_heads:
+        yield f"n_heads ({a.n_heads}) must be divisible by n_kv_heads ({a.n_kv_heads})"
+    if a.arch is Arch.encoder_decoder and a.n_encoder_layers is None:
+        yield "n_encoder_layers is required for an encoder-decoder model"
+    if a.arch is not Arch.encoder_decoder and a.n_encoder_layers is not None:
+        yield "n_encoder_layers applies only to encoder-decoder models"
+    if a.norm is Norm.rmsnorm and a.norm_bias:
+        yield "norm_bias must be false for rmsnorm (RMSNorm has no bias)"
+    if a.linear_bias and not a.qkv_bias:
+        yield "qkv_bias must be true when linear_bias is true (q/k/v are among the biased projections)"
+    if a.parallel_block and a.norm_position is not NormPosition.pre:
+        yield "parallel_block requires norm_position 'pre'"
+    if not a.parallel_block and not a.parallel_shared_norm:
+        yield "parallel_shared_norm=false applies only to parallel blocks"
+    if a.gelu_tanh and a.activation not in (Activation.gelu, Activation.geglu):
+        yield "gelu_tanh applies only to activation 'gelu' or 'geglu'"
+    if a.output_head is OutputHead.transform and a.arch is Arch.encoder_decoder:
+        yield "output_head 'transform' applies only to decoder or encoder models"
+    if a.pooler and a.arch is not Arch.encoder:
+        yield "pooler applies only to encoder models"
+    if a.embedding_dim is not None and a.embedding_dim == a.d_model:
+        yield "embedding_dim is only for embeddings narrower or wider than d_model; omit it otherwise"
+
+    rope = a.position is Position.rope
+    if rope:
+        if a.rope_theta is None:
+            yield "rope_theta is required when position is 'rope'"
+        if a.rotary_fraction is None:
+            yield "rotary_fraction is required when position is 'rope'"
+        elif not 0 < a.rotary_fraction <= 1:
+            yield f"rotary_fraction must be in (0, 1], got {a.rotary_fraction}"
+        elif (a.head_dim * a.rotary_fraction) % 2:
+            yield "rotary_fraction * head_dim must be an even number of dimensions"
+        if a.rope_layout is None:
+            yield "rope_layout is required when position is 'rope'"
+    else:
+        for name in ("rope_theta", "rope_local_theta", "rotary_fraction", "rope_layout", "rope_scaling"):
+            if getattr(a, name) is not None:
+                yield f"{name} applies only when position is 'rope' (position is '{a.position.value}')"
+    if a.rope_local_theta is not None and not a.has_local_layers:
+        yield "rope_local_theta needs local layers in layer_pattern"
+    if a.position is Position.relative_bias:
+        if a.relative_buckets is None or a.relative_max_distance is None:
+            yield "relative_buckets and relative_max_distance are required when position is 'relative-bias'"
+    elif a.relative_buckets is not None or a.relative_max_distance is not None:
+        yield "relative_buckets and relative_max_distance apply only when position is 'relative-bias'"
+    if a.position_offset and a.position is not Position.learned:
+        yield "position_offset applies only to learned positions"
+
+    if a.has_local_layers:
+        if a.sliding_window is None:
+            yield f"sliding_window is required when layer_pattern ('{a.layer_pattern}') has local layers"
+        elif a.sliding_window >= a.context_length:
+            yield f"sliding_window ({a.sliding_window}) must be smaller than context_length ({a.context_length})"
+        if a.local_attention is None:
+            yield "local_attention ('sliding' or 'chunked') is required when layer_pattern has local layers"
+        if a.arch is not Arch.decoder:
+            yield "local layers are only supported in decoder models"
+    else:
+        if a.sliding_window is not None:
+            yield f"sliding_window is set but layer_pattern ('{a.layer_pattern}') has no local layers"
+        if a.local_attention is not None:
+            yield f"local_attention is set but layer_pattern ('{a.layer_pattern}') has no local layers"
+    if a.global_nope:
+        if "G" not in a.layer_pattern or not a.has_local_layers:
+            yield "global_nope needs both global and local layers in layer_pattern"
+        if not rope:
+            yield "global_nope applies only when position is 'rope'"
+    if a.qk_norm is QKNorm.l2 and not rope:
+        yield "qk_norm 'l2' applies only when position is 'rope'"
+    if a.moe is not None and "D" in a.moe.moe_pattern and a.n_layers < len(a.moe.moe_pattern):
+        yield "n_layers must be at least the length of moe_pattern"
+
+
+class Source(_Strict):
+    url: str = Field(pattern=r"^https?://\S+$")
+    kind: SourceKind
+    title: str = Field(min_length=1)
+
+
+class Training(_Strict):
+    """Published pretraining facts (null where unpublished, with a reason in `unpublished`)."""
+
+    training_tokens: float | None = Field(default=None, gt=0)
+    weight_decay: float | None = Field(default=None, ge=0)
+    optimizer: str | None = Field(default=None, pattern=r"^[a-z0-9_-]+$")
+
+
+RECORD_FIELDS = ("params_published", "params_reference")
+TRAINING_FIELDS = tuple(Training.model_fields)
+ARCHITECTURE_FIELDS = tuple(Architecture.model_fields)
+NESTED_FIELDS = {
+    "moe": tuple(MoE.model_fields),
+    "rope_scaling": tuple(RopeScaling.model_fields),
+}
+CITABLE_FIELDS = frozenset(
+    (*RECORD_FIELDS, *TRAINING_FIELDS, *ARCHITECTURE_FIELDS, *(f"{p}.{f}" for p, fs in NESTED_FIELDS.items() for f in fs))
+)
+
+
+class ModelRecord(_Strict):
+    """One published checkpoint: its architecture and the cited facts around it."""
+
+    key: str = Field(pattern=KEY_PATTERN)
+    name: str = Field(min_length=1)
+    family: str = Field(min_length=1)
+    organization: str = Field(min_length=1)
+    released: str
+    params_published: int | None = Field(default=None, gt=0)  # as the paper or model card states it ("7B")
+    params_reference: int | None = Field(default=None, gt=0)  # exact count of the official config in its reference code
+    multilingual: bool  # trained for many languages (vocabulary sized for them)
+    architecture: Architecture
+    training: Training
+    sources: list[Source] = Field(min_length=1)
+    citations: dict[str, str] = Field(default_factory=dict)  # field -> where the value comes from, or why it is unusual
+    assumed: dict[str, str] = Field(default_factory=dict)  # architecture field -> why this unpublished value was assumed
+    unpublished: dict[str, str] = Field(default_factory=dict)  # null field -> why it is null
+    notes: str = ""
+
+    @field_validator("released")
+    @classmethod
+    def _released(cls, value: str) -> str:
+        match = re.fullmatch(r"(\d{4})-(\d{2})", value)
+        if not match:
+            raise ValueError(f"released must be 'YYYY-MM', got '{value}'")
+        year, month = int(match[1]), int(match[2])
+        if not 1 <= month <= 12:
+            raise ValueError(f"released month must be 01-12, got '{value}'")
+        today = _dt.date.today()
+        if not 2017 <= year or (year, month) > (today.year, today.month):
+            raise ValueError(f"released must be between 2017-01 and this month, got '{value}'")
+        return value
+
+    @model_validator(mode="after")
+    def _provenance_rules(self) -> ModelRecord:
+        problems = []
+        for table in ("citations", "assumed", "unpublished"):
+            for name in getattr(self, table):
+                if name not in CITABLE_FIELDS:
+                    problems.append(f"{table} names unknown field '{name}'")
+        for name in self.assumed:
+            if name in CITABLE_FIELDS and self.field_value(name) is None:
+                problems.append(f"assumed field '{name}' needs the assumed value in the spec")
+            if name in CITABLE_FIELDS and name not in ARCHITECTURE_FIELDS and "." not in name:
+                problems.append(f"assumed field '{name}' must be an architecture field")
+        for name in self.unpublished:
+            if name in CITABLE_FIELDS and self.field_value(name) is not None:
+                problems.append(f"unpublished field '{name}' must be left out (null), not given a value")
+        for name in ("params_published", *TRAINING_FIELDS):
+            if self.field_value(name) is None and name not in self.unpublished:
+                problems.append(f"{name} is null: give its value or say why under [unpublished]")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def field_value(self, name: str):
+        """Value of a citable field by its flat name (`d_ff`, `moe.n_experts`, `optimizer`)."""
+        if name in RECORD_FIELDS:
+            return getattr(self, name)
+        if name in TRAINING_FIELDS:
+            return getattr(self.training, name)
+        head, _, tail = name.partition(".")
+        value = getattr(self.architecture, head)
+        if tail:
+            return None if value is None else getattr(value, tail)
+        return value
+
+    @property
+    def year(self) -> int:
+        return int(self.released[:4])

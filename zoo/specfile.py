@@ -1,0 +1,90 @@
+"""Reading spec files: TOML on disk to a validated ModelRecord, or one line per problem."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable
+from importlib import resources
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from zoo.schema import ModelRecord
+
+
+class SpecError(Exception):
+    """One or more problems with spec documents; each problem is one printable line."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+def describe_validation_error(error: ValidationError, origin: str) -> list[str]:
+    """One line per pydantic error: `origin: field: rule`."""
+    lines = []
+    for item in error.errors():
+        location = ".".join(str(part) for part in item["loc"]) or "(record)"
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown field (not part of the schema)"
+        elif item["type"] == "missing":
+            message = "required field is missing"
+        lines.append(f"{origin}: {location}: {message}")
+    return lines
+
+
+def parse_record(document: dict, origin: str = "<spec>") -> ModelRecord:
+    """Validate a spec document (the parsed TOML); raise SpecError with readable lines."""
+    if not isinstance(document, dict):
+        raise SpecError([f"{origin}: (record): a spec document must be a table, got {type(document).__name__}"])
+    try:
+        return ModelRecord.model_validate(document)
+    except ValidationError as error:
+        raise SpecError(describe_validation_error(error, origin)) from None
+
+
+def load_spec(path: str | Path) -> ModelRecord:
+    """Read and validate one spec file; its name must equal its key."""
+    path = Path(path)
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise SpecError([f"{path}: (file): malformed TOML: {error}"]) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise SpecError([f"{path}: (file): cannot read: {error}"]) from None
+    record = parse_record(document, str(path))
+    if record.key != path.stem:
+        raise SpecError([f"{path}: key: must equal the file name '{path.stem}', got '{record.key}'"])
+    return record
+
+
+def load_specs(paths: Iterable[str | Path]) -> list[ModelRecord]:
+    """Load many spec files, collecting every problem (and duplicate keys) before raising."""
+    records, problems, seen = [], [], {}
+    for path in paths:
+        try:
+            record = load_spec(path)
+        except SpecError as error:
+            problems.extend(error.problems)
+            continue
+        if record.key in seen:
+            problems.append(f"{path}: key: duplicate key '{record.key}', also in {seen[record.key]}")
+            continue
+        seen[record.key] = path
+        records.append(record)
+    if problems:
+        raise SpecError(problems)
+    return records
+
+
+def specs_dir() -> Path:
+    """The bundled spec directory: `specs/` in a source checkout, `zoo/specs` in an installed wheel."""
+    checkout = Path(__file__).resolve().parent.parent / "specs"
+    if checkout.is_dir():
+        return checkout
+    return Path(str(resources.files("zoo.specs")))
+
+
+def spec_paths(directory: Path | None = None) -> list[Path]:
+    return sorted((directory or specs_dir()).glob("*.toml"))
