@@ -1,0 +1,231 @@
+"""The `zoo` command line: list, show, export, validate and build the catalog.
+
+Every failure the user can cause ends in one line per problem on stderr and a non-zero
+exit, never a traceback (set ARCHZOO_DEBUG=1 to see one for an unexpected error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import sys
+from pathlib import Path
+
+from zoo.catalog import Catalog, CatalogError, build_catalog, default_path
+from zoo.columns import CONTRACT_COLUMNS
+from zoo.specfile import SpecError, load_specs, spec_paths
+
+LIST_COLUMNS = ("key", "released", "organization", "arch", "params_published", "d_model", "n_layers",
+                "norm", "norm_position", "activation", "position", "attention", "layer_pattern")
+
+
+class UsageError(Exception):
+    """A command-line argument that cannot be used as given."""
+
+
+def _catalog(args) -> Catalog:
+    return Catalog(args.db)
+
+
+def _parse_where(items: list[str]) -> dict[str, str]:
+    filters = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--where takes COLUMN=VALUE, got '{item}'")
+        if name not in CONTRACT_COLUMNS or name == "sources":
+            raise UsageError(f"--where: unknown column '{name}'; columns: {', '.join(c for c in CONTRACT_COLUMNS if c != 'sources')}")
+        filters[name] = value
+    return filters
+
+
+def _format_value(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, int) and value >= 10_000_000:
+        return f"{value / 1e9:.2f}B" if value >= 1e9 else f"{value / 1e6:.0f}M"
+    return str(value)
+
+
+def _table(rows: list[dict], columns: tuple[str, ...]) -> str:
+    cells = [[_format_value(row[c]) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) if cells else len(c) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in cells]
+    return "\n".join(lines)
+
+
+def cmd_list(args) -> int:
+    catalog = _catalog(args)
+    filters = _parse_where(args.where)
+    keys = {r.key for r in catalog.where(year_from=args.since, year_to=args.until, **filters)}
+    rows = [row for row in catalog.rows() if row["key"] in keys]
+    columns = tuple(args.columns.split(",")) if args.columns else LIST_COLUMNS
+    unknown = [c for c in columns if c not in CONTRACT_COLUMNS]
+    if unknown:
+        raise UsageError(f"--columns: unknown column(s) {', '.join(unknown)}")
+    if not rows:
+        print("no models match", file=sys.stderr)
+        return 1
+    print(_table(rows, columns))
+    print(f"\n{len(rows)} model(s)")
+    return 0
+
+
+def cmd_show(args) -> int:
+    catalog = _catalog(args)
+    record = catalog.get(args.key)
+    row = next(r for r in catalog.rows() if r["key"] == args.key)
+    print(f"{record.name} ({record.key}) - {record.organization}, {record.released}")
+    width = max(len(c) for c in CONTRACT_COLUMNS)
+    for column in CONTRACT_COLUMNS:
+        if column == "sources":
+            continue
+        value = _format_value(row[column]) if column not in ("params_published", "params_total", "params_active") \
+            else ("-" if row[column] is None else f"{row[column]:,}")
+        field = {"chunked_attention": "local_attention", "n_experts": "moe.n_experts",
+                 "experts_per_token": "moe.experts_per_token", "n_shared_experts": "moe.n_shared_experts"}.get(column, column)
+        reason = (record.citations.get(field) or (f"assumed: {record.assumed[field]}" if field in record.assumed else "")
+                  or (f"unpublished: {record.unpublished[field]}" if field in record.unpublished else ""))
+        print(f"  {column.ljust(width)}  {value}" + (f"    [{reason}]" if reason else ""))
+    explain = _params_gap(record, row)
+    if explain:
+        print(f"\nparameters: {explain}")
+    print("\nsources:")
+    for source in record.sources:
+        print(f"  [{source.kind.value}] {source.title}: {source.url}")
+    if record.notes.strip():
+        print(f"\nnotes: {record.notes.strip()}")
+    return 0
+
+
+def _params_gap(record, row) -> str:
+    """Why the computed count differs from the published one, from the builder's accounting."""
+    total, published = row["params_total"], record.params_published
+    if total is None or published is None:
+        return ""
+    gap = (total - published) / published
+    text = f"computed {total:,} vs published {published:,} ({gap:+.2%})"
+    try:
+        from builder.accounting import explain_gap
+    except ImportError:
+        return text
+    reasons = explain_gap(record)
+    return text + (": " + "; ".join(reasons) if reasons else "")
+
+
+def cmd_export(args) -> int:
+    rows = _catalog(args).rows()
+    if args.format == "json":
+        text = json.dumps(rows, indent=2) + "\n"
+    else:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(CONTRACT_COLUMNS), lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: ("" if v is None else " ".join(v) if isinstance(v, list) else v) for k, v in row.items()})
+        text = buffer.getvalue()
+    if args.output:
+        Path(args.output).write_text(text)
+        print(f"wrote {len(rows)} records to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_validate(args) -> int:
+    paths = [Path(p) for p in args.files] if args.files else spec_paths()
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        raise SpecError([f"{p}: (file): no such file" for p in missing])
+    records = load_specs(paths)
+    print(f"{len(records)} spec(s) valid")
+    return 0
+
+
+def cmd_catalog_build(args) -> int:
+    path = Path(args.db) if args.db else default_path()
+    count = build_catalog(path, Path(args.specs) if args.specs else None)
+    print(f"built {path} from {count} spec(s)")
+    return 0
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zoo", description="Query and build the archzoo catalog of LM architectures.")
+    parser.add_argument("--db", help=f"catalog database (default: ${'ARCHZOO_DB'} or {default_path()})")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    listing = commands.add_parser("list", help="a table of models, optionally filtered")
+    listing.add_argument("--where", action="append", default=[], metavar="COLUMN=VALUE",
+                         help="keep rows whose column equals VALUE (repeatable)")
+    listing.add_argument("--since", type=int, metavar="YEAR", help="released in or after YEAR")
+    listing.add_argument("--until", type=int, metavar="YEAR", help="released in or before YEAR")
+    listing.add_argument("--columns", help="comma-separated columns to show")
+    listing.set_defaults(run=cmd_list)
+
+    show = commands.add_parser("show", help="every field of one model with its source")
+    show.add_argument("key")
+    show.set_defaults(run=cmd_show)
+
+    export = commands.add_parser("export", help="all rows as JSON or CSV")
+    export.add_argument("--format", choices=("json", "csv"), default="json")
+    export.add_argument("-o", "--output", help="write to this file instead of stdout")
+    export.set_defaults(run=cmd_export)
+
+    validate = commands.add_parser("validate", help="check spec files (default: all bundled specs)")
+    validate.add_argument("files", nargs="*")
+    validate.set_defaults(run=cmd_validate)
+
+    catalog = commands.add_parser("catalog", help="catalog maintenance")
+    catalog_commands = catalog.add_subparsers(dest="catalog_command", required=True, metavar="ACTION")
+    build = catalog_commands.add_parser("build", help="rebuild the SQLite catalog from the spec files")
+    build.add_argument("--db", default=argparse.SUPPRESS, help="where to write the catalog")
+    build.add_argument("--specs", help="spec directory (default: the bundled specs)")
+    build.set_defaults(run=cmd_catalog_build)
+
+    for register in _extensions():
+        register(commands)
+    return parser
+
+
+def _extensions():
+    """Subcommands that live with the code they drive: builder.cli.register_commands(subparsers)
+    adds the builder's `build`, `bench` and `import-hf`."""
+    try:
+        from builder.cli import register_commands
+    except ImportError:
+        return []
+    return [register_commands]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except SpecError as error:
+        for line in error.problems:
+            print(line, file=sys.stderr)
+        return 2
+    except (CatalogError, UsageError) as error:
+        print(f"zoo: {error}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+    except Exception as error:  # an unexpected failure: one line, with a way to see more
+        if os.environ.get("ARCHZOO_DEBUG"):
+            raise
+        print(f"zoo: {type(error).__name__}: {error} (set ARCHZOO_DEBUG=1 for a traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
