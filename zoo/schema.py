@@ -14,7 +14,8 @@ import re
 from enum import Enum
 from typing import Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 KEY_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
 
@@ -89,8 +90,9 @@ class QueryScale(str, Enum):
 
 class QKNorm(str, Enum):
     none = "none"
-    head = "head"  # a learned norm over each head's dims (Qwen3, Gemma 3)
-    projection = "projection"  # a learned norm over the whole q / k projection (OLMo 2, Command R+)
+    head = "head"  # a learned norm over each head's dims, one weight shared by all heads (Qwen3, Gemma 3)
+    head_unshared = "head_unshared"  # over each head's dims, every head with its own weight (Command R+)
+    projection = "projection"  # a learned norm over the whole q / k projection (OLMo 2)
     l2 = "l2"  # unweighted L2 normalisation per head, on RoPE layers only (LLaMA 4)
 
 
@@ -126,7 +128,17 @@ def multiplier_value(multiplier: Multiplier, d_model: int) -> float:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False, strict=False)
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def _check(self, problems) -> None:
+        """Raise every (field, rule) problem as its own validation error, located at its field."""
+        details = [
+            InitErrorDetails(type=PydanticCustomError("cross_field", "{rule}", {"rule": rule}), loc=(field,),
+                             input=getattr(self, field.partition(".")[0], None))
+            for field, rule in problems
+        ]
+        if details:
+            raise ValidationError.from_exception_data(type(self).__name__, details)
 
 
 class RopeScaling(_Strict):
@@ -141,13 +153,12 @@ class RopeScaling(_Strict):
     def _llama3_fields(self) -> RopeScaling:
         needed = ("low_freq_factor", "high_freq_factor", "original_context_length")
         if self.kind is RopeScalingKind.llama3:
-            missing = [name for name in needed if getattr(self, name) is None]
-            if missing:
-                raise ValueError(f"llama3 rope scaling needs {', '.join(missing)}")
+            self._check((name, f"llama3 rope scaling needs {name}") for name in needed if getattr(self, name) is None)
             if self.low_freq_factor >= self.high_freq_factor:
-                raise ValueError("low_freq_factor must be smaller than high_freq_factor")
-        elif any(getattr(self, name) is not None for name in needed):
-            raise ValueError(f"{', '.join(needed)} apply only to llama3 rope scaling")
+                self._check([("low_freq_factor", "low_freq_factor must be smaller than high_freq_factor")])
+        else:
+            self._check((name, f"{name} applies only to llama3 rope scaling")
+                        for name in needed if getattr(self, name) is not None)
         return self
 
 
@@ -171,9 +182,8 @@ class MoE(_Strict):
     @model_validator(mode="after")
     def _top_k(self) -> MoE:
         if self.experts_per_token > self.n_experts:
-            raise ValueError(
-                f"experts_per_token ({self.experts_per_token}) must be <= n_experts ({self.n_experts})"
-            )
+            self._check([("experts_per_token",
+                          f"experts_per_token ({self.experts_per_token}) must be <= n_experts ({self.n_experts})")])
         return self
 
 
@@ -232,7 +242,7 @@ class Architecture(_Strict):
     local_attention: LocalAttention | None = None
     sliding_window: int | None = Field(default=None, gt=0)
     global_nope: bool = False
-    qk_norm: QKNorm = QKNorm.none
+    qk_norm: QKNorm = QKNorm.none  # of the block's norm kind (LayerNorm without bias for Command R+)
 
     # Stability
     z_loss: float | None = Field(default=None, gt=0)
@@ -250,9 +260,7 @@ class Architecture(_Strict):
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> Architecture:
-        problems = list(_architecture_problems(self))
-        if problems:
-            raise ValueError("; ".join(problems))
+        self._check(_architecture_problems(self))
         return self
 
     # Derived values, never typed in.
@@ -284,79 +292,79 @@ class Architecture(_Strict):
 
 
 def _architecture_problems(a: Architecture):
-    """Cross-field rules; each yields one readable sentence naming the fields involved."""
+    """Cross-field rules; each yields (field, one readable sentence naming the fields involved)."""
     if a.n_heads % a.n_kv_heads:
-        yield f"n_heads ({a.n_heads}) must be divisible by n_kv_heads ({a.n_kv_heads})"
+        yield "n_heads", f"n_heads ({a.n_heads}) must be divisible by n_kv_heads ({a.n_kv_heads})"
     if a.arch is Arch.encoder_decoder and a.n_encoder_layers is None:
-        yield "n_encoder_layers is required for an encoder-decoder model"
+        yield "n_encoder_layers", "n_encoder_layers is required for an encoder-decoder model"
     if a.arch is not Arch.encoder_decoder and a.n_encoder_layers is not None:
-        yield "n_encoder_layers applies only to encoder-decoder models"
+        yield "n_encoder_layers", "n_encoder_layers applies only to encoder-decoder models"
     if a.norm is Norm.rmsnorm and a.norm_bias:
-        yield "norm_bias must be false for rmsnorm (RMSNorm has no bias)"
+        yield "norm_bias", "norm_bias must be false for rmsnorm (RMSNorm has no bias)"
     if a.linear_bias and not a.qkv_bias:
-        yield "qkv_bias must be true when linear_bias is true (q/k/v are among the biased projections)"
+        yield "qkv_bias", "qkv_bias must be true when linear_bias is true (q/k/v are among the biased projections)"
     if a.parallel_block and a.norm_position is not NormPosition.pre:
-        yield "parallel_block requires norm_position 'pre'"
+        yield "parallel_block", "parallel_block requires norm_position 'pre'"
     if not a.parallel_block and not a.parallel_shared_norm:
-        yield "parallel_shared_norm=false applies only to parallel blocks"
+        yield "parallel_shared_norm", "parallel_shared_norm=false applies only to parallel blocks"
     if a.gelu_tanh and a.activation not in (Activation.gelu, Activation.geglu):
-        yield "gelu_tanh applies only to activation 'gelu' or 'geglu'"
+        yield "gelu_tanh", "gelu_tanh applies only to activation 'gelu' or 'geglu'"
     if a.output_head is OutputHead.transform and a.arch is Arch.encoder_decoder:
-        yield "output_head 'transform' applies only to decoder or encoder models"
+        yield "output_head", "output_head 'transform' applies only to decoder or encoder models"
     if a.pooler and a.arch is not Arch.encoder:
-        yield "pooler applies only to encoder models"
+        yield "pooler", "pooler applies only to encoder models"
     if a.embedding_dim is not None and a.embedding_dim == a.d_model:
-        yield "embedding_dim is only for embeddings narrower or wider than d_model; omit it otherwise"
+        yield "embedding_dim", "embedding_dim is only for embeddings narrower or wider than d_model; omit it otherwise"
 
     rope = a.position is Position.rope
     if rope:
         if a.rope_theta is None:
-            yield "rope_theta is required when position is 'rope'"
+            yield "rope_theta", "rope_theta is required when position is 'rope'"
         if a.rotary_fraction is None:
-            yield "rotary_fraction is required when position is 'rope'"
+            yield "rotary_fraction", "rotary_fraction is required when position is 'rope'"
         elif not 0 < a.rotary_fraction <= 1:
-            yield f"rotary_fraction must be in (0, 1], got {a.rotary_fraction}"
+            yield "rotary_fraction", f"rotary_fraction must be in (0, 1], got {a.rotary_fraction}"
         elif (a.head_dim * a.rotary_fraction) % 2:
-            yield "rotary_fraction * head_dim must be an even number of dimensions"
+            yield "rotary_fraction", "rotary_fraction * head_dim must be an even number of dimensions"
         if a.rope_layout is None:
-            yield "rope_layout is required when position is 'rope'"
+            yield "rope_layout", "rope_layout is required when position is 'rope'"
     else:
         for name in ("rope_theta", "rope_local_theta", "rotary_fraction", "rope_layout", "rope_scaling"):
             if getattr(a, name) is not None:
-                yield f"{name} applies only when position is 'rope' (position is '{a.position.value}')"
+                yield name, f"{name} applies only when position is 'rope' (position is '{a.position.value}')"
     if a.rope_local_theta is not None and not a.has_local_layers:
-        yield "rope_local_theta needs local layers in layer_pattern"
+        yield "rope_local_theta", "rope_local_theta needs local layers in layer_pattern"
     if a.position is Position.relative_bias:
         if a.relative_buckets is None or a.relative_max_distance is None:
-            yield "relative_buckets and relative_max_distance are required when position is 'relative-bias'"
+            yield "relative_buckets", "relative_buckets and relative_max_distance are required when position is 'relative-bias'"
     elif a.relative_buckets is not None or a.relative_max_distance is not None:
-        yield "relative_buckets and relative_max_distance apply only when position is 'relative-bias'"
+        yield "relative_buckets", "relative_buckets and relative_max_distance apply only when position is 'relative-bias'"
     if a.position_offset and a.position is not Position.learned:
-        yield "position_offset applies only to learned positions"
+        yield "position_offset", "position_offset applies only to learned positions"
 
     if a.has_local_layers:
         if a.sliding_window is None:
-            yield f"sliding_window is required when layer_pattern ('{a.layer_pattern}') has local layers"
+            yield "sliding_window", f"sliding_window is required when layer_pattern ('{a.layer_pattern}') has local layers"
         elif a.sliding_window >= a.context_length:
-            yield f"sliding_window ({a.sliding_window}) must be smaller than context_length ({a.context_length})"
+            yield "sliding_window", f"sliding_window ({a.sliding_window}) must be smaller than context_length ({a.context_length})"
         if a.local_attention is None:
-            yield "local_attention ('sliding' or 'chunked') is required when layer_pattern has local layers"
+            yield "local_attention", "local_attention ('sliding' or 'chunked') is required when layer_pattern has local layers"
         if a.arch is not Arch.decoder:
-            yield "local layers are only supported in decoder models"
+            yield "layer_pattern", "local layers are only supported in decoder models"
     else:
         if a.sliding_window is not None:
-            yield f"sliding_window is set but layer_pattern ('{a.layer_pattern}') has no local layers"
+            yield "sliding_window", f"sliding_window is set but layer_pattern ('{a.layer_pattern}') has no local layers"
         if a.local_attention is not None:
-            yield f"local_attention is set but layer_pattern ('{a.layer_pattern}') has no local layers"
+            yield "local_attention", f"local_attention is set but layer_pattern ('{a.layer_pattern}') has no local layers"
     if a.global_nope:
         if "G" not in a.layer_pattern or not a.has_local_layers:
-            yield "global_nope needs both global and local layers in layer_pattern"
+            yield "global_nope", "global_nope needs both global and local layers in layer_pattern"
         if not rope:
-            yield "global_nope applies only when position is 'rope'"
+            yield "global_nope", "global_nope applies only when position is 'rope'"
     if a.qk_norm is QKNorm.l2 and not rope:
-        yield "qk_norm 'l2' applies only when position is 'rope'"
+        yield "qk_norm", "qk_norm 'l2' applies only when position is 'rope'"
     if a.moe is not None and "D" in a.moe.moe_pattern and a.n_layers < len(a.moe.moe_pattern):
-        yield "n_layers must be at least the length of moe_pattern"
+        yield "n_layers", "n_layers must be at least the length of moe_pattern"
 
 
 class Source(_Strict):
@@ -373,7 +381,7 @@ class Training(_Strict):
     optimizer: str | None = Field(default=None, pattern=r"^[a-z0-9_-]+$")
 
 
-RECORD_FIELDS = ("params_published", "params_reference")
+RECORD_FIELDS = ("params_published", "params_reference", "multilingual")
 TRAINING_FIELDS = tuple(Training.model_fields)
 ARCHITECTURE_FIELDS = tuple(Architecture.model_fields)
 NESTED_FIELDS = {
@@ -424,20 +432,19 @@ class ModelRecord(_Strict):
         for table in ("citations", "assumed", "unpublished"):
             for name in getattr(self, table):
                 if name not in CITABLE_FIELDS:
-                    problems.append(f"{table} names unknown field '{name}'")
+                    problems.append((table, f"{table} names unknown field '{name}'"))
         for name in self.assumed:
             if name in CITABLE_FIELDS and self.field_value(name) is None:
-                problems.append(f"assumed field '{name}' needs the assumed value in the spec")
+                problems.append(("assumed", f"assumed field '{name}' needs the assumed value in the spec"))
             if name in CITABLE_FIELDS and name not in ARCHITECTURE_FIELDS and "." not in name:
-                problems.append(f"assumed field '{name}' must be an architecture field")
+                problems.append(("assumed", f"assumed field '{name}' must be an architecture field"))
         for name in self.unpublished:
             if name in CITABLE_FIELDS and self.field_value(name) is not None:
-                problems.append(f"unpublished field '{name}' must be left out (null), not given a value")
+                problems.append(("unpublished", f"unpublished field '{name}' must be left out (null), not given a value"))
         for name in ("params_published", *TRAINING_FIELDS):
             if self.field_value(name) is None and name not in self.unpublished:
-                problems.append(f"{name} is null: give its value or say why under [unpublished]")
-        if problems:
-            raise ValueError("; ".join(problems))
+                problems.append(("unpublished", f"{name} is null: give its value or say why under [unpublished]"))
+        self._check(problems)
         return self
 
     def field_value(self, name: str):

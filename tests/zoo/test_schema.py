@@ -1,0 +1,159 @@
+"""Each validation rule rejects a bad spec with its own message; valid variants pass."""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from zoo.schema import ModelRecord
+from zoo.specfile import SpecError, parse_record
+
+from tests.zoo.helpers import valid_document, with_architecture
+
+
+def problems(document) -> str:
+    with pytest.raises(SpecError) as caught:
+        parse_record(document, "x.toml")
+    assert all(line.startswith("x.toml: ") for line in caught.value.problems)
+    return "\n".join(caught.value.problems)
+
+
+def test_valid_document_passes():
+    record = parse_record(valid_document())
+    assert record.architecture.attention == "mha"
+    assert record.architecture.gated_mlp
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"n_heads": 10, "n_kv_heads": 4}, "n_heads (10) must be divisible by n_kv_heads (4)"),
+        ({"rotary_fraction": 1.5}, "rotary_fraction must be in (0, 1]"),
+        ({"rotary_fraction": 0.0}, "rotary_fraction must be in (0, 1]"),
+        ({"position": "alibi"}, "rope_theta applies only when position is 'rope'"),
+        ({"rope_theta": None}, "rope_theta is required when position is 'rope'"),
+        ({"sliding_window": 1024}, "sliding_window is set but layer_pattern ('G') has no local layers"),
+        ({"layer_pattern": "LG", "local_attention": "sliding"}, "sliding_window is required"),
+        ({"layer_pattern": "LG", "local_attention": "sliding", "sliding_window": 4096},
+         "sliding_window (4096) must be smaller than context_length (4096)"),
+        ({"layer_pattern": "LG", "sliding_window": 512}, "local_attention ('sliding' or 'chunked') is required"),
+        ({"layer_pattern": "GXG"}, "layer_pattern is a string of 'G' (global) and 'L' (local) layers"),
+        ({"d_model": 0}, "architecture.d_model: Input should be greater than 0"),
+        ({"vocab_size": -5}, "architecture.vocab_size: Input should be greater than 0"),
+        ({"n_layers": "thirty-two"}, "architecture.n_layers: Input should be a valid integer"),
+        ({"norm": "batchnorm"}, "architecture.norm: Input should be 'layernorm' or 'rmsnorm'"),
+        ({"norm_bias": True}, "norm_bias must be false for rmsnorm"),
+        ({"linear_bias": True}, "qkv_bias must be true when linear_bias is true"),
+        ({"parallel_block": True, "norm_position": "post"}, "parallel_block requires norm_position 'pre'"),
+        ({"global_nope": True}, "global_nope needs both global and local layers"),
+        ({"n_encoder_layers": 6}, "n_encoder_layers applies only to encoder-decoder models"),
+        ({"arch": "encoder-decoder"}, "n_encoder_layers is required for an encoder-decoder model"),
+        ({"dropout": 1.0}, "architecture.dropout: Input should be less than 1"),
+        ({"attn_softcap": -1.0}, "architecture.attn_softcap: Input should be greater than 0"),
+        ({"gelu_tanh": True}, "gelu_tanh applies only to activation 'gelu' or 'geglu'"),
+        ({"relative_buckets": 32}, "relative_buckets and relative_max_distance apply only"),
+        ({"position_offset": 2}, "position_offset applies only to learned positions"),
+        ({"unknown_knob": 3}, "architecture.unknown_knob: unknown field (not part of the schema)"),
+        ({"d_ff": None}, "architecture.d_ff: required field is missing"),
+    ],
+)
+def test_architecture_rule_rejects(changes, message):
+    assert message in problems(with_architecture(**changes))
+
+
+MOE = {"n_experts": 8, "experts_per_token": 2, "expert_d_ff": 14336, "router": "topk_softmax"}
+
+
+def test_moe_rules():
+    assert parse_record(with_architecture(moe=MOE)).architecture.moe.n_experts == 8
+    assert "experts_per_token (9) must be <= n_experts (8)" in problems(with_architecture(moe={**MOE, "experts_per_token": 9}))
+    assert "moe_pattern is a string of 'M'" in problems(with_architecture(moe={**MOE, "moe_pattern": "DD"}))
+    assert "router: Input should be" in problems(with_architecture(moe={**MOE, "router": "hash"}))
+
+
+def test_rope_scaling_rules():
+    llama3 = {"kind": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+              "original_context_length": 8192}
+    assert parse_record(with_architecture(rope_scaling=llama3)).architecture.rope_scaling.factor == 8.0
+    assert "llama3 rope scaling needs original_context_length" in problems(
+        with_architecture(rope_scaling={k: v for k, v in llama3.items() if k != "original_context_length"}))
+    assert "rope_scaling.low_freq_factor: low_freq_factor applies only to llama3 rope scaling" in problems(
+        with_architecture(rope_scaling={**llama3, "kind": "linear"}))
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("released", "2023-13", "released month must be 01-12"),
+        ("released", "July 2023", "released must be 'YYYY-MM'"),
+        ("released", "1999-01", "released must be between 2017-01 and this month"),
+        ("key", "Llama 2", "key: String should match pattern"),
+        ("sources", [], "sources: List should have at least 1 item"),
+        ("citations", {"d_fff": "typo"}, "citations names unknown field 'd_fff'"),
+        ("unpublished", {"d_ff": "not said"}, "unpublished field 'd_ff' must be left out (null)"),
+        ("assumed", {"sliding_window": "band"}, "assumed field 'sliding_window' needs the assumed value"),
+        ("assumed", {"optimizer": "guess"}, "assumed field 'optimizer' must be an architecture field"),
+        ("colour", "blue", "colour: unknown field"),
+    ],
+)
+def test_record_rule_rejects(field, value, message):
+    document = valid_document()
+    document[field] = value
+    assert message in problems(document)
+
+
+def test_null_training_fact_needs_a_reason():
+    document = valid_document()
+    del document["training"]["weight_decay"]
+    assert "weight_decay is null: give its value or say why under [unpublished]" in problems(document)
+    document["unpublished"] = {"weight_decay": "the paper does not say"}
+    assert parse_record(document).training.weight_decay is None
+
+
+def test_several_problems_are_all_reported():
+    lines = problems(with_architecture(n_heads=10, n_kv_heads=4, norm="batchnorm", d_model=-1)).splitlines()
+    assert len(lines) >= 2
+    cross_field = problems(with_architecture(n_heads=10, n_kv_heads=4, sliding_window=128)).splitlines()
+    assert cross_field == [
+        "x.toml: architecture.n_heads: n_heads (10) must be divisible by n_kv_heads (4)",
+        "x.toml: architecture.sliding_window: sliding_window is set but layer_pattern ('G') has no local layers",
+    ]
+
+
+# Fuzzing: mutate a valid document with wrong types, missing, extra and out-of-range values.
+_values = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=True),
+                    st.text(max_size=12), st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(), max_size=2))
+
+
+@st.composite
+def mutated_documents(draw):
+    document = valid_document()
+    for _ in range(draw(st.integers(1, 4))):
+        nested = [value for value in (document.get("architecture"), document.get("training")) if isinstance(value, dict)]
+        section = draw(st.sampled_from([document, *nested]))
+        action = draw(st.sampled_from(["set", "delete", "add"]))
+        if action == "set" and section:
+            section[draw(st.sampled_from(sorted(section)))] = draw(_values)
+        elif action == "delete" and section:
+            del section[draw(st.sampled_from(sorted(section)))]
+        else:
+            section[draw(st.text(min_size=1, max_size=10))] = draw(_values)
+    return document
+
+
+@settings(max_examples=300, deadline=None)
+@given(mutated_documents())
+def test_fuzzed_documents_give_a_valid_spec_or_a_spec_error(document):
+    try:
+        record = parse_record(document, "fuzz.toml")
+    except SpecError as error:
+        assert error.problems and all(line.startswith("fuzz.toml: ") and "\n" not in line for line in error.problems)
+    else:
+        assert isinstance(record, ModelRecord)
+        assert ModelRecord.model_validate_json(record.model_dump_json()) == record
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.one_of(_values, st.lists(_values, max_size=3)))
+def test_non_table_documents_are_rejected(document):
+    with pytest.raises(SpecError):
+        parse_record(document, "fuzz.toml")
