@@ -93,7 +93,7 @@ class QKNorm(str, Enum):
     head = "head"  # a learned norm over each head's dims, one weight shared by all heads (Qwen3, Gemma 3)
     head_unshared = "head_unshared"  # over each head's dims, every head with its own weight (Command R+)
     projection = "projection"  # a learned norm over the whole q / k projection (OLMo 2)
-    l2 = "l2"  # unweighted L2 normalisation per head, on RoPE layers only (LLaMA 4)
+    l2 = "l2"  # unweighted RMS normalisation per head, x * rsqrt(mean(x^2) + eps), after RoPE, RoPE layers only (LLaMA 4)
 
 
 class Router(str, Enum):
@@ -162,6 +162,20 @@ class RopeScaling(_Strict):
         return self
 
 
+class GateInput(str, Enum):
+    """Where the router's weight multiplies an expert."""
+
+    output = "output"  # weight * expert(x) (Mixtral, Grok-1)
+    input = "input"  # expert(weight * x) (LLaMA 4)
+
+
+class QueryTemperature(_Strict):
+    """Position-dependent query scaling on NoPE layers: q * (1 + scale * log(1 + floor((pos + 1) / floor_scale)))."""
+
+    floor_scale: int = Field(gt=0)
+    scale: float = Field(gt=0)
+
+
 class MoE(_Strict):
     """Mixture-of-experts MLP: routed experts, optional always-on shared experts."""
 
@@ -170,6 +184,7 @@ class MoE(_Strict):
     n_shared_experts: int = Field(default=0, ge=0)
     expert_d_ff: int = Field(gt=0)  # hidden width of one routed (and shared) expert
     router: Router
+    gate_input: GateInput = GateInput.output
     moe_pattern: str = "M"  # repeating unit over layers: M a MoE layer, D a dense MLP of width d_ff
 
     @field_validator("moe_pattern")
@@ -212,8 +227,9 @@ class Architecture(_Strict):
     gelu_tanh: bool = False  # GELU (or GeGLU) uses the tanh approximation
     parallel_block: bool
     parallel_shared_norm: bool = True  # a parallel block reads one shared norm (GPT-J) or two (GPT-NeoX)
-    linear_bias: bool
-    qkv_bias: bool
+    linear_bias: bool  # biases on the attention and MLP projections
+    qkv_bias: bool  # biases on q/k/v (Qwen: these alone; true whenever linear_bias is)
+    mlp_bias: bool | None = None  # MLP biases where they differ from linear_bias (GPT-J: MLP only); None = linear_bias
     tied_embeddings: bool
     output_bias: bool = False
     output_head: OutputHead = OutputHead.linear
@@ -242,6 +258,7 @@ class Architecture(_Strict):
     local_attention: LocalAttention | None = None
     sliding_window: int | None = Field(default=None, gt=0)
     global_nope: bool = False
+    nope_query_temperature: QueryTemperature | None = None  # LLaMA 4's long-context scaling on NoPE layers
     qk_norm: QKNorm = QKNorm.none  # of the block's norm kind (LayerNorm without bias for Command R+)
 
     # Stability
@@ -275,6 +292,10 @@ class Architecture(_Strict):
         return self.activation.gated
 
     @property
+    def has_mlp_bias(self) -> bool:
+        return self.linear_bias if self.mlp_bias is None else self.mlp_bias
+
+    @property
     def has_local_layers(self) -> bool:
         return "L" in self.layer_pattern
 
@@ -303,6 +324,8 @@ def _architecture_problems(a: Architecture):
         yield "norm_bias", "norm_bias must be false for rmsnorm (RMSNorm has no bias)"
     if a.linear_bias and not a.qkv_bias:
         yield "qkv_bias", "qkv_bias must be true when linear_bias is true (q/k/v are among the biased projections)"
+    if a.mlp_bias is not None and a.mlp_bias == a.linear_bias:
+        yield "mlp_bias", "mlp_bias is only for MLP biases that differ from linear_bias; omit it otherwise"
     if a.parallel_block and a.norm_position is not NormPosition.pre:
         yield "parallel_block", "parallel_block requires norm_position 'pre'"
     if not a.parallel_block and not a.parallel_shared_norm:
@@ -361,6 +384,8 @@ def _architecture_problems(a: Architecture):
             yield "global_nope", "global_nope needs both global and local layers in layer_pattern"
         if not rope:
             yield "global_nope", "global_nope applies only when position is 'rope'"
+    if a.nope_query_temperature is not None and not a.global_nope:
+        yield "nope_query_temperature", "nope_query_temperature applies only with global_nope layers"
     if a.qk_norm is QKNorm.l2 and not rope:
         yield "qk_norm", "qk_norm 'l2' applies only when position is 'rope'"
     if a.moe is not None and "D" in a.moe.moe_pattern and a.n_layers < len(a.moe.moe_pattern):
@@ -387,6 +412,7 @@ ARCHITECTURE_FIELDS = tuple(Architecture.model_fields)
 NESTED_FIELDS = {
     "moe": tuple(MoE.model_fields),
     "rope_scaling": tuple(RopeScaling.model_fields),
+    "nope_query_temperature": tuple(QueryTemperature.model_fields),
 }
 CITABLE_FIELDS = frozenset(
     (*RECORD_FIELDS, *TRAINING_FIELDS, *ARCHITECTURE_FIELDS, *(f"{p}.{f}" for p, fs in NESTED_FIELDS.items() for f in fs))

@@ -20,17 +20,22 @@ class SpecError(Exception):
         super().__init__("\n".join(problems))
 
 
+def _printable(text: str) -> str:
+    """Escape control characters so a problem always prints as one line."""
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+
+
 def describe_validation_error(error: ValidationError, origin: str) -> list[str]:
     """One line per pydantic error: `origin: field: rule`."""
     lines = []
     for item in error.errors():
-        location = ".".join(str(part) for part in item["loc"]) or "(record)"
+        location = ".".join(_printable(str(part)) for part in item["loc"]) or "(record)"
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             message = "unknown field (not part of the schema)"
         elif item["type"] == "missing":
             message = "required field is missing"
-        lines.append(f"{origin}: {location}: {message}")
+        lines.append(f"{origin}: {location}: {_printable(message)}")
     return lines
 
 
