@@ -1,0 +1,122 @@
+"""Parameter and KV-cache accounting as pure functions of an Architecture (no torch import).
+
+They mirror the modules the builder instantiates, layer by layer through the same plan, so the counts are
+exact. Embedding parameters are the token table, an untied output projection, learned position and
+token-type tables; everything else (norms, biases, relative-position tables, projections) is non-embedding.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from builder.plan import LayerPlan, plan_model
+from zoo.schema import Arch, Architecture, Norm, OutputHead, Position, QKNorm
+
+
+class ParamCounts(NamedTuple):
+    total: int
+    active: int  # used per token: total minus the routed experts a token does not visit
+    embedding: int
+    non_embedding: int
+
+
+def _norm(arch: Architecture, dim: int) -> int:
+    return dim * (2 if arch.norm is Norm.layernorm and arch.norm_bias else 1)
+
+
+def _linear(d_in: int, d_out: int, bias: bool) -> int:
+    return d_in * d_out + (d_out if bias else 0)
+
+
+def _attention(arch: Architecture, position: Position) -> int:
+    d, q_width, kv_width = arch.d_model, arch.n_heads * arch.head_dim, arch.n_kv_heads * arch.head_dim
+    count = _linear(d, q_width, arch.qkv_bias) + 2 * _linear(d, kv_width, arch.qkv_bias)
+    count += _linear(q_width, d, arch.linear_bias)
+    if arch.qk_norm is QKNorm.head:
+        count += 2 * _norm(arch, arch.head_dim)
+    elif arch.qk_norm is QKNorm.projection:
+        count += _norm(arch, q_width) + _norm(arch, kv_width)
+    if position is Position.xl_relative:
+        count += d * q_width + 2 * q_width
+    return count
+
+
+def _dense_mlp(arch: Architecture, d_ff: int) -> int:
+    branches = 2 if arch.gated_mlp else 1
+    return branches * _linear(arch.d_model, d_ff, arch.linear_bias) + _linear(d_ff, arch.d_model, arch.linear_bias)
+
+
+def _expert(arch: Architecture) -> int:
+    return (3 if arch.gated_mlp else 2) * arch.d_model * arch.moe.expert_d_ff
+
+
+def _mlp(arch: Architecture, layer: LayerPlan) -> tuple[int, int]:
+    """(total, active) parameters of a layer's MLP."""
+    if not layer.moe:
+        count = _dense_mlp(arch, arch.d_ff)
+        return count, count
+    moe = arch.moe
+    shared = _dense_mlp(arch, moe.n_shared_experts * moe.expert_d_ff) if moe.n_shared_experts else 0
+    router = arch.d_model * moe.n_experts
+    return router + moe.n_experts * _expert(arch) + shared, router + moe.experts_per_token * _expert(arch) + shared
+
+
+def _block_norms(arch: Architecture, sublayers: int) -> int:
+    if arch.parallel_block:
+        return _norm(arch, arch.d_model) * (1 if arch.parallel_shared_norm else 2)
+    per_sublayer = 2 if arch.norm_position.value == "double" else 1
+    return sublayers * per_sublayer * _norm(arch, arch.d_model)
+
+
+def _block(arch: Architecture, layer: LayerPlan) -> tuple[int, int]:
+    attention = _attention(arch, layer.position)
+    sublayers = 2
+    if layer.cross_attention:
+        attention += _attention(arch, Position.none)
+        sublayers = 3
+    mlp_total, mlp_active = _mlp(arch, layer)
+    fixed = attention + _block_norms(arch, sublayers)
+    return fixed + mlp_total, fixed + mlp_active
+
+
+def param_counts(arch: Architecture) -> ParamCounts:
+    """(total, active, embedding, non_embedding) parameters of the model the builder instantiates."""
+    d, width = arch.d_model, arch.embedding_dim or arch.d_model
+    plan = plan_model(arch)
+    embedding = arch.vocab_size * width
+    if not arch.tied_embeddings:
+        embedding += arch.vocab_size * width
+    if arch.position is Position.learned:
+        embedding += (arch.context_length + arch.position_offset) * d
+    embedding += arch.token_types * d
+
+    other = arch.vocab_size if arch.output_bias else 0
+    if arch.embedding_dim:
+        other += 2 * width * d
+    if arch.embedding_norm:
+        other += _norm(arch, d)
+    if arch.position is Position.relative_bias:
+        stacks = 2 if arch.arch is Arch.encoder_decoder else 1
+        other += stacks * arch.relative_buckets * arch.n_heads
+    if arch.final_norm:
+        other += _norm(arch, d) * (2 if arch.arch is Arch.encoder_decoder else 1)
+    if arch.output_head is OutputHead.transform:
+        other += _linear(d, d, arch.linear_bias) + _norm(arch, d)
+    if arch.pooler:
+        other += _linear(d, d, arch.linear_bias)
+
+    total = active = embedding + other
+    for layer in plan.layers:
+        layer_total, layer_active = _block(arch, layer)
+        total += layer_total
+        active += layer_active
+    return ParamCounts(total, active, embedding, total - embedding)
+
+
+def kv_cache_bytes_per_token(arch: Architecture, bytes_per_element: int = 2) -> int:
+    """Bytes of K and V one token adds to the cache of every main-stack self-attention layer.
+
+    Local layers count too (a token stays cached while it is inside their window); an encoder-decoder's
+    cross-attention cache is per source token and not included.
+    """
+    return arch.n_layers * 2 * arch.n_kv_heads * arch.head_dim * bytes_per_element

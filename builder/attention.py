@@ -1,0 +1,317 @@
+"""Multi-head attention (MHA / MQA / GQA) with masks, position biases, soft-capping and three backends.
+
+Weight names: `q_proj`, `k_proj`, `v_proj`, `o_proj` (nn.Linear; q/k/v biased when qkv_bias, o when
+linear_bias), `q_norm` / `k_norm` (qk_norm 'head': over head_dim; 'projection': over the whole projection),
+and for Transformer-XL positions `pos_proj` (bias-free nn.Linear(d_model, n_heads * head_dim)) with the
+per-head content and position biases `pos_bias_u`, `pos_bias_v` ([n_heads, head_dim]).
+
+Backends: `eager` is the explicit-softmax reference; `sdpa` is F.scaled_dot_product_attention with
+enable_gqa (no repeated K/V) and an additive mask for windows, padding and biases; `flex` is flex_attention
+with a block mask built from the same mask function and a score_mod for biases and soft-capping (compiled on
+CUDA). `auto` picks sdpa for what it can express, flex on CUDA for the rest, eager on CPU for soft-capping.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from builder.norms import make_norm
+from builder.plan import LayerPlan
+from builder.positions import apply_rotary, sinusoidal_table
+from zoo.schema import Architecture, LocalAttention, Position, QKNorm, QueryScale
+
+BACKENDS = ("auto", "eager", "sdpa", "flex")
+
+
+@dataclass
+class MaskSpec:
+    """Which keys each query may see, from absolute positions: causal, window or chunk, and key padding."""
+
+    q_pos: torch.Tensor  # [Tq]
+    k_pos: torch.Tensor  # [Tk]
+    causal: bool
+    local: LocalAttention | None = None
+    window: int | None = None
+    key_valid: torch.Tensor | None = None  # [B, Tk] bool, False for padding
+
+    def mask_mod(self, b, h, q_idx, kv_idx):
+        """flex_attention's mask function; with broadcast index tensors it also builds the dense mask."""
+        q, k = self.q_pos[q_idx], self.k_pos[kv_idx]
+        allowed = k <= q if self.causal else k >= k
+        if self.local is LocalAttention.sliding:
+            allowed = allowed & (k > q - self.window)
+        elif self.local is LocalAttention.chunked:
+            allowed = allowed & (torch.div(k, self.window, rounding_mode="floor") == torch.div(q, self.window, rounding_mode="floor"))
+        if self.key_valid is not None:
+            allowed = allowed & self.key_valid[b, kv_idx]
+        return allowed
+
+    @property
+    def restricts(self) -> bool:
+        return self.causal or self.local is not None or self.key_valid is not None
+
+    @property
+    def plain_causal(self) -> bool:
+        """Square causal mask from position 0: SDPA's is_causal expresses it without a mask tensor."""
+        return (
+            self.causal
+            and self.local is None
+            and self.key_valid is None
+            and self.q_pos.shape[0] == self.k_pos.shape[0]
+        )
+
+    def dense(self) -> torch.Tensor:
+        """Boolean [B or 1, 1, Tq, Tk]."""
+        device = self.q_pos.device
+        batch = 1 if self.key_valid is None else self.key_valid.shape[0]
+        b = torch.arange(batch, device=device)[:, None, None, None]
+        q_idx = torch.arange(self.q_pos.shape[0], device=device)[None, None, :, None]
+        kv_idx = torch.arange(self.k_pos.shape[0], device=device)[None, None, None, :]
+        return self.mask_mod(b, 0, q_idx, kv_idx)
+
+
+def _softcap(scores: torch.Tensor, cap: float) -> torch.Tensor:
+    return torch.tanh(scores / cap) * cap
+
+
+def eager_attention(q, k, v, scale, mask: MaskSpec, bias, softcap):
+    """Reference: explicit logits, bias, soft-cap, mask and float32 softmax; K/V groups broadcast, not copied."""
+    batch, heads, q_len, head_dim = q.shape
+    kv_heads, k_len = k.shape[1], k.shape[2]
+    grouped = q.reshape(batch, kv_heads, heads // kv_heads, q_len, head_dim)
+    scores = (grouped @ k.unsqueeze(2).transpose(-1, -2)).reshape(batch, heads, q_len, k_len) * scale
+    if bias is not None:
+        scores = scores + bias
+    if softcap is not None:
+        scores = _softcap(scores, softcap)
+    if mask.restricts:
+        scores = scores.masked_fill(~mask.dense(), torch.finfo(scores.dtype).min)
+    probs = scores.float().softmax(-1).to(q.dtype)
+    out = probs.reshape(batch, kv_heads, heads // kv_heads, q_len, k_len) @ v.unsqueeze(2)
+    return out.reshape(batch, heads, q_len, head_dim)
+
+
+def sdpa_attention(q, k, v, scale, mask: MaskSpec, bias, softcap):
+    """F.scaled_dot_product_attention with enable_gqa; windows, padding and biases as one additive mask."""
+    if softcap is not None:
+        raise ValueError("the sdpa backend cannot soft-cap attention logits; use eager or flex")
+    if bias is None and (mask.plain_causal or not mask.restricts):
+        return F.scaled_dot_product_attention(q, k, v, is_causal=mask.causal, scale=scale, enable_gqa=True)
+    additive = torch.zeros((), dtype=q.dtype, device=q.device)
+    if mask.restricts:
+        additive = torch.zeros(mask.dense().shape, dtype=q.dtype, device=q.device).masked_fill(
+            ~mask.dense(), torch.finfo(q.dtype).min
+        )
+    if bias is not None:
+        additive = additive + bias.to(q.dtype)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=additive, scale=scale, enable_gqa=True)
+
+
+_compiled_flex = None
+
+
+def _flex_function(device: torch.device):
+    """flex_attention, compiled once on CUDA (its fast path); the uncompiled reference elsewhere."""
+    global _compiled_flex
+    from torch.nn.attention.flex_attention import flex_attention
+
+    if device.type != "cuda":
+        return flex_attention
+    if _compiled_flex is None:
+        _compiled_flex = torch.compile(flex_attention, dynamic=False)
+    return _compiled_flex
+
+
+def flex_attention_backend(q, k, v, scale, mask: MaskSpec, bias, softcap):
+    """flex_attention: block mask from MaskSpec.mask_mod, score_mod adding the bias and soft-capping."""
+    from torch.nn.attention.flex_attention import create_block_mask
+
+    block_mask = None
+    if mask.restricts:
+        batch = None if mask.key_valid is None else mask.key_valid.shape[0]
+        block_mask = create_block_mask(mask.mask_mod, batch, None, q.shape[2], k.shape[2], device=q.device)
+    score_mod = None
+    if bias is not None or softcap is not None:
+        full_bias = None if bias is None else bias.to(q.dtype).expand(q.shape[0], q.shape[1], q.shape[2], k.shape[2])
+
+        def score_mod(score, b, h, q_idx, kv_idx):
+            if full_bias is not None:
+                score = score + full_bias[b, h, q_idx, kv_idx]
+            if softcap is not None:
+                score = _softcap(score, softcap)
+            return score
+
+    flex = _flex_function(q.device)
+    return flex(q, k, v, score_mod=score_mod, block_mask=block_mask, scale=scale, enable_gqa=True)
+
+
+ATTENTION_BACKENDS = {"eager": eager_attention, "sdpa": sdpa_attention, "flex": flex_attention_backend}
+
+QUERY_SCALES = {
+    QueryScale.head_dim: lambda arch: arch.head_dim**-0.5,
+    QueryScale.d_model_over_heads: lambda arch: (arch.d_model / arch.n_heads) ** -0.5,
+    QueryScale.none: lambda arch: 1.0,
+}
+
+
+@dataclass
+class LayerCache:
+    """One self-attention layer's cached keys (after RoPE) and values, with their positions and padding."""
+
+    k: torch.Tensor | None = None  # [B, kv_heads, T, head_dim]
+    v: torch.Tensor | None = None
+    positions: torch.Tensor | None = None  # [T]
+    key_valid: torch.Tensor | None = None  # [B, T]
+    cross_kv: tuple[torch.Tensor, torch.Tensor] | None = None  # cross-attention K/V of the encoder output
+
+    def append(self, k, v, positions, key_valid):
+        """Add the new keys; returns all cached keys, positions and padding so far."""
+        if self.k is not None:
+            if key_valid is not None or self.key_valid is not None:
+                key_valid = torch.cat((_valid_or_ones(self.key_valid, self.k), _valid_or_ones(key_valid, k)), dim=1)
+            k, v = torch.cat((self.k, k), dim=2), torch.cat((self.v, v), dim=2)
+            positions = torch.cat((self.positions, positions))
+        self.k, self.v, self.positions, self.key_valid = k, v, positions, key_valid
+        return k, v, positions, key_valid
+
+    def keep_visible(self, local: LocalAttention | None, window: int | None) -> None:
+        """Drop keys no later query can see: beyond the sliding window or before the current chunk."""
+        if local is None:
+            return
+        next_position = self.positions[-1] + 1
+        if local is LocalAttention.sliding:
+            keep = self.positions > next_position - window
+        else:
+            keep = self.positions >= torch.div(next_position, window, rounding_mode="floor") * window
+        self.k, self.v, self.positions = self.k[:, :, keep], self.v[:, :, keep], self.positions[keep]
+        if self.key_valid is not None:
+            self.key_valid = self.key_valid[:, keep]
+
+
+def _valid_or_ones(valid: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
+    if valid is not None:
+        return valid
+    return torch.ones(like.shape[0], like.shape[2], dtype=torch.bool, device=like.device)
+
+
+@dataclass
+class StackInputs:
+    """Per-forward inputs shared by the layers of one stack."""
+
+    positions: torch.Tensor  # [Tq] absolute positions of the new tokens
+    key_valid: torch.Tensor | None  # [B, Tq] padding of the new tokens
+    rope: dict = field(default_factory=dict)  # RopePlan.key -> (cos, sin)
+    bias: object = None  # callable(q_pos, k_pos) -> [heads, Tq, Tk]: ALiBi or T5 buckets
+    memory: torch.Tensor | None = None  # encoder output for cross-attention
+    memory_valid: torch.Tensor | None = None
+
+
+class Attention(nn.Module):
+    """Self-attention of one planned layer, or cross-attention to the encoder output."""
+
+    def __init__(self, arch: Architecture, plan: LayerPlan, cross: bool = False):
+        super().__init__()
+        self.plan, self.cross = plan, cross
+        self.n_heads, self.n_kv_heads, self.head_dim = arch.n_heads, arch.n_kv_heads, arch.head_dim
+        q_width, kv_width = arch.n_heads * arch.head_dim, arch.n_kv_heads * arch.head_dim
+        self.q_proj = nn.Linear(arch.d_model, q_width, bias=arch.qkv_bias)
+        self.k_proj = nn.Linear(arch.d_model, kv_width, bias=arch.qkv_bias)
+        self.v_proj = nn.Linear(arch.d_model, kv_width, bias=arch.qkv_bias)
+        self.o_proj = nn.Linear(q_width, arch.d_model, bias=arch.linear_bias)
+        self.qk_norm = arch.qk_norm
+        self.q_norm = self.k_norm = None
+        if arch.qk_norm is QKNorm.head:
+            self.q_norm, self.k_norm = make_norm(arch, arch.head_dim), make_norm(arch, arch.head_dim)
+        elif arch.qk_norm is QKNorm.projection:
+            self.q_norm, self.k_norm = make_norm(arch, q_width), make_norm(arch, kv_width)
+        self.norm_eps = arch.norm_eps
+        self.scale = QUERY_SCALES[arch.query_scale](arch)
+        self.softcap = arch.attn_softcap
+        self.position = Position.none if cross else plan.position
+        self.pos_proj = self.pos_bias_u = self.pos_bias_v = None
+        if self.position is Position.xl_relative:
+            self.pos_proj = nn.Linear(arch.d_model, q_width, bias=False)
+            self.pos_bias_u = nn.Parameter(torch.empty(arch.n_heads, arch.head_dim))
+            self.pos_bias_v = nn.Parameter(torch.empty(arch.n_heads, arch.head_dim))
+        self.backend = "auto"
+
+    def resolved_backend(self, device_type: str) -> str:
+        """The backend this layer runs on a device type under its current setting."""
+        if self.backend != "auto":
+            return self.backend
+        needs_scores = self.position in (Position.alibi, Position.relative_bias, Position.xl_relative)
+        if device_type == "cuda":
+            plain = self.softcap is None and not needs_scores and self.plan.local is None
+            return "sdpa" if plain else "flex"
+        return "eager" if self.softcap is not None else "sdpa"
+
+    def _heads(self, x: torch.Tensor, heads: int) -> torch.Tensor:
+        return x.reshape(x.shape[0], x.shape[1], heads, self.head_dim).transpose(1, 2)
+
+    def _project_kv(self, source: torch.Tensor):
+        k, v = self.k_proj(source), self.v_proj(source)
+        if self.qk_norm is QKNorm.projection:
+            k = self.k_norm(k)
+        k, v = self._heads(k, self.n_kv_heads), self._heads(v, self.n_kv_heads)
+        if self.qk_norm is QKNorm.head:
+            k = self.k_norm(k)
+        return k, v
+
+    def _xl_bias(self, q, k, q_pos, k_pos):
+        """Transformer-XL's content bias u.k and position term (q + v).W_r R(q - k), already scaled."""
+        batch, heads, q_len, head_dim = q.shape
+        groups = heads // self.n_kv_heads
+        u = self.pos_bias_u.to(q.dtype).reshape(self.n_kv_heads, groups, head_dim)
+        content = torch.einsum("hgd,bhkd->bhgk", u, k).reshape(batch, heads, 1, k.shape[2])
+        distance = q_pos[:, None] - k_pos[None, :]
+        lowest = distance.min()
+        span = torch.arange(int(lowest), int(distance.max()) + 1, device=q.device)
+        relative = self.pos_proj(sinusoidal_table(span, self.pos_proj.in_features, interleaved=False).to(q.dtype))
+        relative = relative.reshape(span.shape[0], heads, head_dim).transpose(0, 1)  # [heads, L, head_dim]
+        by_distance = (q + self.pos_bias_v.to(q.dtype)[None, :, None, :]) @ relative.transpose(-1, -2)[None]
+        index = (distance - lowest).expand(batch, heads, q_len, k.shape[2])
+        return (content + torch.gather(by_distance, -1, index)) * self.scale
+
+    def forward(self, x: torch.Tensor, inputs: StackInputs, cache: LayerCache | None = None) -> torch.Tensor:
+        q = self.q_proj(x)
+        if self.qk_norm is QKNorm.projection:
+            q = self.q_norm(q)
+        q = self._heads(q, self.n_heads)
+        if self.qk_norm is QKNorm.head:
+            q = self.q_norm(q)
+        if self.cross:
+            if cache is not None and cache.cross_kv is not None:
+                k, v = cache.cross_kv
+            else:
+                k, v = self._project_kv(inputs.memory)
+                if cache is not None:
+                    cache.cross_kv = (k, v)
+            k_pos = torch.arange(k.shape[2], device=x.device)
+            mask = MaskSpec(inputs.positions, k_pos, causal=False, key_valid=inputs.memory_valid)
+        else:
+            k, v = self._project_kv(x)
+            if self.plan.rope is not None:
+                cos, sin = inputs.rope[self.plan.rope.key]
+                q = apply_rotary(q, cos, sin, self.plan.rope.layout)
+                k = apply_rotary(k, cos, sin, self.plan.rope.layout)
+                if self.qk_norm is QKNorm.l2:
+                    q = F.rms_norm(q, (self.head_dim,), eps=self.norm_eps)
+                    k = F.rms_norm(k, (self.head_dim,), eps=self.norm_eps)
+            k_pos, key_valid = inputs.positions, inputs.key_valid
+            if cache is not None:
+                k, v, k_pos, key_valid = cache.append(k, v, k_pos, key_valid)
+            mask = MaskSpec(inputs.positions, k_pos, self.plan.causal, self.plan.local, self.plan.window, key_valid)
+        bias = None
+        if self.position in (Position.alibi, Position.relative_bias):
+            bias = inputs.bias(inputs.positions, k_pos)[None]
+        elif self.position is Position.xl_relative:
+            bias = self._xl_bias(q, k, inputs.positions, k_pos)
+        backend = ATTENTION_BACKENDS[self.resolved_backend(x.device.type)]
+        out = backend(q, k, v, self.scale, mask, bias, self.softcap)
+        if cache is not None and not self.cross:
+            cache.keep_visible(self.plan.local, self.plan.window)
+        return self.o_proj(out.transpose(1, 2).reshape(x.shape[0], x.shape[1], -1))

@@ -1,0 +1,91 @@
+"""build(): a spec to a model on meta, CPU or CUDA, refusing sizes that cannot fit before allocating.
+
+Named construct.py, not build.py: a submodule called `build` would shadow the `builder.build` function.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from builder.accounting import kv_cache_bytes_per_token, param_counts
+from builder.model import Transformer
+from builder.resolve import ScaledSpec, resolve_spec
+from zoo.schema import Architecture, ModelRecord
+
+
+class ModelTooLargeError(MemoryError):
+    """The estimated parameter bytes exceed the memory available on the target device."""
+
+
+def available_bytes(device: torch.device) -> int:
+    """Free memory on the device: MemAvailable for CPU, the CUDA allocator's free bytes for a GPU."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def _gib(n_bytes: int) -> str:
+    return f"{n_bytes / 2**30:,.1f} GiB"
+
+
+def build(
+    spec: str | ModelRecord | Architecture | ScaledSpec,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype | None = None,
+    seed: int | None = None,
+    attention_backend: str = "auto",
+) -> Transformer:
+    """Construct on meta (instant at any size); for a real device, check memory, materialise and init."""
+    arch, source = resolve_spec(spec)
+    device = torch.device(device)
+    dtype = dtype or torch.get_default_dtype()
+    if device.type != "meta":
+        total = param_counts(arch).total
+        needed, free = total * dtype.itemsize, available_bytes(device)
+        if needed > free:
+            raise ModelTooLargeError(
+                f"{source or 'model'} needs about {_gib(needed)} for {total:,} parameters in {dtype} "
+                f"but only {_gib(free)} is available on {device}"
+            )
+    with torch.device("meta"):
+        model = Transformer(arch, source=source)
+    model.to(dtype)
+    model.set_attention_backend(attention_backend)
+    if device.type != "meta":
+        model.to_empty(device=device)
+        model.init_weights(seed)
+    return model
+
+
+def describe(model: Transformer) -> str:
+    """A short module tree (top-level modules, one line per distinct layer kind) with counts."""
+    arch = model.spec
+    counts = param_counts(arch)
+    lines = [f"{model.source or 'model'}: {arch.arch.value}, {len(model.layers)} layers, d_model {arch.d_model}"]
+    for name, child in model.named_children():
+        if isinstance(child, torch.nn.ModuleList):
+            kinds: dict[str, int] = {}
+            for block in child:
+                plan = block.plan
+                kind = f"{plan.kind} attention, {plan.position.value} positions, {'MoE' if plan.moe else 'dense'} MLP"
+                kinds[kind] = kinds.get(kind, 0) + 1
+            for kind, number in kinds.items():
+                lines.append(f"  {name}: {number} x Block({kind})")
+        elif not isinstance(child, torch.nn.Dropout):
+            size = sum(p.numel() for p in child.parameters())
+            lines.append(f"  {name}: {type(child).__name__} ({size:,} parameters)")
+    lines += [
+        f"parameters: total {counts.total:,}, active {counts.active:,}, "
+        f"embedding {counts.embedding:,}, non-embedding {counts.non_embedding:,}",
+        f"KV cache: {kv_cache_bytes_per_token(arch):,} bytes per token (16-bit)",
+    ]
+    return "\n".join(lines)

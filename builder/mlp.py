@@ -1,0 +1,131 @@
+"""Feed-forward sublayers: dense (plain or gated) MLPs and a routed mixture of experts.
+
+Weight names: `up_proj`, `gate_proj` (gated only), `down_proj`, each an nn.Linear. Experts are stacked:
+`experts.up_proj` / `experts.gate_proj` of shape [n_experts, expert_d_ff, d_model] and `experts.down_proj`
+of shape [n_experts, d_model, expert_d_ff] (per-expert nn.Linear layout); `router` is a bias-free
+nn.Linear(d_model, n_experts); `shared_experts` is one dense MLP of width n_shared_experts * expert_d_ff.
+Experts and router carry no biases (no mixture-of-experts checkpoint in the catalog has them).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from zoo.schema import Activation, Architecture, Router
+
+# The non-linearity of each activation; gated variants apply it to the gate branch.
+_BASE_ACTIVATION = {
+    Activation.relu: Activation.relu,
+    Activation.reglu: Activation.relu,
+    Activation.gelu: Activation.gelu,
+    Activation.geglu: Activation.gelu,
+    Activation.silu: Activation.silu,
+    Activation.swiglu: Activation.silu,
+}
+
+
+def activation_fn(arch: Architecture):
+    """The elementwise function behind the spec's activation (GELU exact or tanh-approximated)."""
+    base = _BASE_ACTIVATION[arch.activation]
+    if base is Activation.gelu:
+        return functools.partial(F.gelu, approximate="tanh" if arch.gelu_tanh else "none")
+    return {Activation.relu: F.relu, Activation.silu: F.silu}[base]
+
+
+class MLP(nn.Module):
+    """down(act(up(x))), or down(act(gate(x)) * up(x)) for a gated activation."""
+
+    def __init__(self, arch: Architecture, d_ff: int):
+        super().__init__()
+        bias = arch.linear_bias
+        self.act = activation_fn(arch)
+        self.gate_proj = nn.Linear(arch.d_model, d_ff, bias=bias) if arch.gated_mlp else None
+        self.up_proj = nn.Linear(arch.d_model, d_ff, bias=bias)
+        self.down_proj = nn.Linear(d_ff, arch.d_model, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.gate_proj is None:
+            return self.down_proj(self.act(self.up_proj(x)))
+        return self.down_proj(self.act(self.gate_proj(x)) * self.up_proj(x))
+
+
+class Experts(nn.Module):
+    """n_experts MLPs stored as stacked weights; `forward(x, e)` runs expert e on its tokens."""
+
+    def __init__(self, arch: Architecture):
+        super().__init__()
+        moe = arch.moe
+        shape = (moe.n_experts, moe.expert_d_ff, arch.d_model)
+        self.act = activation_fn(arch)
+        self.gate_proj = nn.Parameter(torch.empty(shape)) if arch.gated_mlp else None
+        self.up_proj = nn.Parameter(torch.empty(shape))
+        self.down_proj = nn.Parameter(torch.empty(moe.n_experts, arch.d_model, moe.expert_d_ff))
+
+    def forward(self, x: torch.Tensor, expert: int) -> torch.Tensor:
+        up = F.linear(x, self.up_proj[expert])
+        hidden = self.act(up) if self.gate_proj is None else self.act(F.linear(x, self.gate_proj[expert])) * up
+        return F.linear(hidden, self.down_proj[expert])
+
+
+def _topk_softmax(logits: torch.Tensor, k: int):
+    top, index = logits.topk(k, dim=-1)
+    return top.float().softmax(-1).type_as(logits), index
+
+
+def _softmax_topk(logits: torch.Tensor, k: int):
+    top, index = logits.float().softmax(-1).topk(k, dim=-1)
+    return top.type_as(logits), index
+
+
+def _topk_sigmoid(logits: torch.Tensor, k: int):
+    top, index = logits.topk(k, dim=-1)
+    return torch.sigmoid(top.float()).type_as(logits), index
+
+
+# router -> (function(logits, k) -> (weights [N, k], expert ids [N, k]), whether weights scale the expert input)
+# LLaMA 4 multiplies each token by its sigmoid gate before the expert; the others weight expert outputs.
+ROUTERS = {
+    Router.topk_softmax: (_topk_softmax, False),
+    Router.softmax_topk: (_softmax_topk, False),
+    Router.topk_sigmoid: (_topk_sigmoid, True),
+}
+
+
+class MoE(nn.Module):
+    """Top-k routed experts plus always-on shared experts."""
+
+    def __init__(self, arch: Architecture):
+        super().__init__()
+        moe = arch.moe
+        self.top_k = moe.experts_per_token
+        self.route, self.gate_inputs = ROUTERS[moe.router]
+        self.router = nn.Linear(arch.d_model, moe.n_experts, bias=False)
+        self.experts = Experts(arch)
+        self.shared_experts = MLP(arch, moe.n_shared_experts * moe.expert_d_ff) if moe.n_shared_experts else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tokens = x.reshape(-1, x.shape[-1])
+        weights, chosen = self.route(self.router(tokens), self.top_k)
+        out = torch.zeros_like(tokens)
+        for expert in range(self.experts.up_proj.shape[0]):
+            token_ids, slot = torch.where(chosen == expert)
+            if token_ids.numel() == 0:
+                continue
+            gate = weights[token_ids, slot, None]
+            if self.gate_inputs:
+                routed = self.experts(tokens[token_ids] * gate, expert)
+            else:
+                routed = self.experts(tokens[token_ids], expert) * gate
+            out = out.index_add(0, token_ids, routed)
+        if self.shared_experts is not None:
+            out = out + self.shared_experts(tokens)
+        return out.reshape(x.shape)
+
+
+def make_mlp(arch: Architecture, moe: bool) -> nn.Module:
+    """A MoE sublayer on MoE layers, else a dense MLP of width d_ff."""
+    return MoE(arch) if moe else MLP(arch, arch.d_ff)

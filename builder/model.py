@@ -1,0 +1,310 @@
+"""The one model class: decoder-only, encoder-only or encoder-decoder, assembled from a spec's layer plan.
+
+Weight names (stable; checkpoint importers map onto them):
+  embed_tokens.weight [vocab, embedding_dim or d_model]     shared by encoder and decoder
+  embed_proj_in.weight, embed_proj_out.weight               when embedding_dim is set (OPT-350m)
+  embed_positions.weight [context + position_offset, d]     learned positions
+  embed_token_types.weight [token_types, d]                 segment embeddings (BERT)
+  embed_norm.*                                              embedding norm (BLOOM, BERT)
+  encoder_layers.{i}.*, encoder_norm.*                      encoder stack of an encoder-decoder
+  encoder_relative_bias / relative_bias.relative_attention_bias.weight   T5 buckets, one table per stack
+  layers.{i}.attention.{q,k,v,o}_proj, .q_norm, .k_norm, .pos_proj, .pos_bias_u, .pos_bias_v
+  layers.{i}.cross_attention.*                              decoder layers of an encoder-decoder
+  layers.{i}.mlp.{gate,up,down}_proj                        dense MLP
+  layers.{i}.mlp.router, .experts.{gate,up,down}_proj, .shared_experts.*   mixture of experts (see builder.mlp)
+  layers.{i}.{attn,cross_attn,mlp}_{norm,out_norm}          see builder.block
+  norm.*                                                    final norm of the main stack
+  head_transform.dense, head_transform.norm                 BERT's MLM transform
+  lm_head.weight (tied: the same tensor as embed_tokens.weight), lm_head.bias
+  pooler.dense                                              BERT's [CLS] pooler
+Non-persistent buffers: rotary.{key}.inv_freq and alibi.slopes, recomputed by init_weights().
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from builder.attention import BACKENDS, Attention, LayerCache, StackInputs
+from builder.block import Block
+from builder.mlp import Experts, activation_fn
+from builder.norms import NORM_TYPES, make_norm, reset_norm
+from builder.plan import plan_model
+from builder.positions import AlibiBias, LearnedPositions, RotaryEmbedding, T5RelativeBias, sinusoidal_table
+from zoo.schema import Arch, Architecture, OutputHead, Position, multiplier_value
+
+INIT_STD = 0.02
+
+
+class LossOutput(NamedTuple):
+    logits: torch.Tensor
+    loss: torch.Tensor
+
+
+class KVCache:
+    """Decoding state: one LayerCache per main-stack layer, the next position and the encoder output."""
+
+    def __init__(self, n_layers: int):
+        self.layers = [LayerCache() for _ in range(n_layers)]
+        self.length = 0
+        self.memory: torch.Tensor | None = None
+        self.memory_valid: torch.Tensor | None = None
+
+
+class HeadTransform(nn.Module):
+    """BERT's MLM transform before the vocabulary projection: dense, activation, norm."""
+
+    def __init__(self, arch: Architecture):
+        super().__init__()
+        self.dense = nn.Linear(arch.d_model, arch.d_model, bias=arch.linear_bias)
+        self.act = activation_fn(arch)
+        self.norm = make_norm(arch, arch.d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.act(self.dense(x)))
+
+
+class Pooler(nn.Module):
+    """tanh(dense(hidden of the first token)): BERT's sentence representation."""
+
+    def __init__(self, arch: Architecture):
+        super().__init__()
+        self.dense = nn.Linear(arch.d_model, arch.d_model, bias=arch.linear_bias)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.dense(hidden[:, 0]))
+
+
+class Transformer(nn.Module):
+    """Any catalogued architecture. `spec` is its Architecture; `source` names the record it came from."""
+
+    def __init__(self, spec: Architecture, source: str | None = None):
+        super().__init__()
+        self.spec, self.source = spec, source
+        self.plan = plan_model(spec)
+        d_model, width = spec.d_model, spec.embedding_dim or spec.d_model
+        self.embed_tokens = nn.Embedding(spec.vocab_size, width)
+        self.embed_proj_in = nn.Linear(width, d_model, bias=False) if spec.embedding_dim else None
+        self.embed_proj_out = nn.Linear(d_model, width, bias=False) if spec.embedding_dim else None
+        learned = spec.position is Position.learned
+        self.embed_positions = LearnedPositions(spec.context_length, d_model, spec.position_offset) if learned else None
+        self.embed_token_types = nn.Embedding(spec.token_types, d_model) if spec.token_types else None
+        self.embed_norm = make_norm(spec, d_model) if spec.embedding_norm else None
+        self.dropout = nn.Dropout(spec.dropout)
+
+        rope_plans = {layer.rope.key: layer.rope for layer in self.plan.layers if layer.rope is not None}
+        self.rotary = nn.ModuleDict({key: RotaryEmbedding(plan) for key, plan in rope_plans.items()})
+        self.alibi = AlibiBias(spec.n_heads) if spec.position is Position.alibi else None
+        relative = spec.position is Position.relative_bias
+        encoder_decoder = spec.arch is Arch.encoder_decoder
+
+        def relative_bias(bidirectional: bool):
+            return T5RelativeBias(spec.relative_buckets, spec.relative_max_distance, spec.n_heads, bidirectional)
+
+        self.encoder_relative_bias = relative_bias(True) if relative and encoder_decoder else None
+        self.encoder_layers = nn.ModuleList(Block(spec, layer) for layer in self.plan.encoder) if encoder_decoder else None
+        self.encoder_norm = make_norm(spec, d_model) if encoder_decoder and spec.final_norm else None
+        self.relative_bias = relative_bias(spec.arch is Arch.encoder) if relative else None
+        self.layers = nn.ModuleList(Block(spec, layer) for layer in self.plan.decoder)
+        self.norm = make_norm(spec, d_model) if spec.final_norm else None
+
+        self.head_transform = HeadTransform(spec) if spec.output_head is OutputHead.transform else None
+        self.lm_head = nn.Linear(width, spec.vocab_size, bias=spec.output_bias)
+        if spec.tied_embeddings:
+            self.lm_head.weight = self.embed_tokens.weight
+        self.pooler = Pooler(spec) if spec.pooler else None
+        self.embedding_multiplier = multiplier_value(spec.embedding_multiplier, d_model)
+        self.output_multiplier = multiplier_value(spec.output_multiplier, d_model)
+
+    # ----- construction helpers
+    @property
+    def device(self) -> torch.device:
+        return self.embed_tokens.weight.device
+
+    def num_params(self) -> int:
+        """Unique parameters (a tied embedding counts once)."""
+        return sum(p.numel() for p in self.parameters())
+
+    @torch.no_grad()
+    def init_weights(self, seed: int | None = None) -> None:
+        """Seeded init (normal 0.02; output projections 0.02/sqrt(2 * layers); norms identity; biases 0),
+        re-tying embeddings and recomputing non-persistent buffers, so a meta build can be materialised."""
+        if self.spec.tied_embeddings:
+            self.lm_head.weight = self.embed_tokens.weight
+        if self.device.type == "meta":
+            return
+        generator = None if seed is None else torch.Generator(device=self.device).manual_seed(seed)
+        n_layers = len(self.layers) + (len(self.encoder_layers) if self.encoder_layers is not None else 0)
+        out_std = INIT_STD / math.sqrt(2 * n_layers)
+
+        def normal(tensor, std=INIT_STD):
+            nn.init.normal_(tensor, mean=0.0, std=std, generator=generator)
+
+        for name, module in self.named_modules():
+            if isinstance(module, nn.Linear):
+                if not (name == "lm_head" and self.spec.tied_embeddings):
+                    normal(module.weight, out_std if name.endswith(("o_proj", "down_proj")) else INIT_STD)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, (nn.Embedding, LearnedPositions)):
+                normal(module.weight)
+            elif isinstance(module, NORM_TYPES):
+                reset_norm(module)
+            elif isinstance(module, Experts):
+                for tensor in (module.gate_proj, module.up_proj):
+                    if tensor is not None:
+                        normal(tensor)
+                normal(module.down_proj, out_std)
+            elif isinstance(module, Attention) and module.pos_bias_u is not None:
+                nn.init.zeros_(module.pos_bias_u)
+                nn.init.zeros_(module.pos_bias_v)
+            if hasattr(module, "reset_buffers"):
+                module.reset_buffers()
+
+    # ----- attention backends
+    def attention_modules(self):
+        """(name, Attention) for every attention module, self- and cross-attention."""
+        return [(name, module) for name, module in self.named_modules() if isinstance(module, Attention)]
+
+    def attention_backends(self, device_type: str | None = None) -> dict[str, str]:
+        """The backend each attention module runs on (this model's device type unless given)."""
+        device_type = device_type or self.device.type
+        return {name: module.resolved_backend(device_type) for name, module in self.attention_modules()}
+
+    def set_attention_backend(self, backend: str) -> None:
+        """Force one backend ('auto', 'eager', 'sdpa', 'flex') on every attention module."""
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown attention backend '{backend}'; accepted: {', '.join(BACKENDS)}")
+        if backend == "sdpa" and self.spec.attn_softcap is not None:
+            raise ValueError("the sdpa backend cannot soft-cap attention logits; use eager, flex or auto")
+        for _, module in self.attention_modules():
+            module.backend = backend
+
+    # ----- forward
+    def _embed(self, input_ids, positions, token_type_ids=None):
+        x = self.embed_tokens(input_ids)
+        if self.embed_proj_in is not None:
+            x = self.embed_proj_in(x)
+        if self.embedding_multiplier != 1.0:
+            x = x * torch.tensor(self.embedding_multiplier, dtype=x.dtype)  # rounded to x's dtype, as HF Gemma does
+        if self.embed_positions is not None:
+            x = x + self.embed_positions(positions)
+        elif self.spec.position is Position.sinusoidal:
+            x = x + sinusoidal_table(positions, self.spec.d_model).to(x.dtype)
+        if self.embed_token_types is not None:
+            types = torch.zeros_like(input_ids) if token_type_ids is None else token_type_ids
+            x = x + self.embed_token_types(types)
+        if self.embed_norm is not None:
+            x = self.embed_norm(x)
+        return self.dropout(x)
+
+    def _stack_inputs(self, positions, key_valid, encoder: bool, memory=None, memory_valid=None) -> StackInputs:
+        bias = self.alibi
+        if self.spec.position is Position.relative_bias:
+            bias = self.encoder_relative_bias if encoder else self.relative_bias
+        rope = {key: module(positions) for key, module in self.rotary.items()}
+        return StackInputs(positions, key_valid, rope, bias, memory, memory_valid)
+
+    def encode(self, input_ids, attention_mask=None) -> torch.Tensor:
+        """Encoder output of an encoder-decoder model."""
+        positions = torch.arange(input_ids.shape[1], device=input_ids.device)
+        valid = None if attention_mask is None else attention_mask.bool()
+        inputs = self._stack_inputs(positions, valid, encoder=True)
+        x = self._embed(input_ids, positions)
+        for layer in self.encoder_layers:
+            x = layer(x, inputs)
+        return x if self.encoder_norm is None else self.encoder_norm(x)
+
+    def hidden_states(
+        self, input_ids, attention_mask=None, *, token_type_ids=None, encoder_input_ids=None,
+        encoder_attention_mask=None, cache: KVCache | None = None,
+    ) -> torch.Tensor:
+        """Final hidden states of the main stack (after the final norm)."""
+        start = 0 if cache is None else cache.length
+        positions = torch.arange(start, start + input_ids.shape[1], device=input_ids.device)
+        memory = memory_valid = None
+        if self.encoder_layers is not None:
+            if cache is not None and cache.memory is not None:
+                memory, memory_valid = cache.memory, cache.memory_valid
+            else:
+                if encoder_input_ids is None:
+                    raise ValueError("an encoder-decoder model needs encoder_input_ids")
+                memory = self.encode(encoder_input_ids, encoder_attention_mask)
+                memory_valid = None if encoder_attention_mask is None else encoder_attention_mask.bool()
+                if cache is not None:
+                    cache.memory, cache.memory_valid = memory, memory_valid
+        valid = None if attention_mask is None else attention_mask.bool()
+        inputs = self._stack_inputs(positions, valid, encoder=False, memory=memory, memory_valid=memory_valid)
+        x = self._embed(input_ids, positions, token_type_ids)
+        for index, layer in enumerate(self.layers):
+            x = layer(x, inputs, None if cache is None else cache.layers[index])
+        if cache is not None:
+            cache.length += input_ids.shape[1]
+        return x if self.norm is None else self.norm(x)
+
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Output head: [transform], [projection out], vocabulary projection, multiplier, soft-cap."""
+        if self.head_transform is not None:
+            hidden = self.head_transform(hidden)
+        if self.embed_proj_out is not None:
+            hidden = self.embed_proj_out(hidden)
+        logits = self.lm_head(hidden)
+        if self.output_multiplier != 1.0:
+            logits = logits * self.output_multiplier
+        if self.spec.final_softcap is not None:
+            logits = torch.tanh(logits / self.spec.final_softcap) * self.spec.final_softcap
+        return logits
+
+    def pooled_output(self, input_ids, attention_mask=None, token_type_ids=None) -> torch.Tensor:
+        """The pooler's [CLS] representation (encoder models with a pooler)."""
+        if self.pooler is None:
+            raise ValueError("this architecture has no pooler")
+        return self.pooler(self.hidden_states(input_ids, attention_mask, token_type_ids=token_type_ids))
+
+    def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of logits[t] against labels[t] (-100 ignored), plus z_loss * mean(logsumexp^2)."""
+        flat, target = logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1)
+        loss = F.cross_entropy(flat, target, ignore_index=-100)
+        if self.spec.z_loss is not None:
+            log_z = flat[target != -100].logsumexp(-1)
+            loss = loss + self.spec.z_loss * log_z.pow(2).mean()
+        return loss
+
+    def forward(
+        self, input_ids, attention_mask=None, labels=None, *, token_type_ids=None, encoder_input_ids=None,
+        encoder_attention_mask=None, cache: KVCache | None = None,
+    ):
+        """Logits [B, T, vocab]; with labels (aligned with the logits: pass ids shifted left for next-token
+        prediction), LossOutput(logits, loss)."""
+        hidden = self.hidden_states(
+            input_ids, attention_mask, token_type_ids=token_type_ids, encoder_input_ids=encoder_input_ids,
+            encoder_attention_mask=encoder_attention_mask, cache=cache,
+        )
+        logits = self.logits(hidden)
+        if labels is None:
+            return logits
+        return LossOutput(logits, self.loss(logits, labels))
+
+    def new_cache(self) -> KVCache:
+        return KVCache(len(self.layers))
+
+    @torch.no_grad()
+    def generate(self, prompt_ids, max_new_tokens: int, attention_mask=None, *, encoder_input_ids=None,
+                 encoder_attention_mask=None) -> torch.Tensor:
+        """Greedy decoding with a KV cache; returns the prompt followed by the new tokens."""
+        if self.spec.arch is Arch.encoder:
+            raise ValueError("an encoder-only model does not generate; call it for logits")
+        cache = self.new_cache()
+        logits = self(prompt_ids, attention_mask, encoder_input_ids=encoder_input_ids,
+                      encoder_attention_mask=encoder_attention_mask, cache=cache)
+        tokens = [prompt_ids]
+        for step in range(max_new_tokens):
+            next_token = logits[:, -1].argmax(-1, keepdim=True)
+            tokens.append(next_token)
+            if step + 1 < max_new_tokens:
+                logits = self(next_token, cache=cache)
+        return torch.cat(tokens, dim=1)

@@ -1,0 +1,66 @@
+"""Norm layers keyed by the spec's `norm`, with Gemma's (1 + w) scale as an option."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from zoo.schema import Architecture, Norm
+
+
+class UnitOffsetNorm(nn.Module):
+    """RMSNorm or LayerNorm that scales by (1 + weight), weight starting at 0 (Gemma).
+
+    Computed in float32 and cast back, as Hugging Face's Gemma RMSNorm does, so bf16 runs match it.
+    """
+
+    def __init__(self, dim: int, eps: float, rms: bool, bias: bool):
+        super().__init__()
+        self.eps, self.rms = eps, rms
+        self.weight = nn.Parameter(torch.zeros(dim))
+        self.bias = nn.Parameter(torch.zeros(dim)) if bias else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x32 = x.float()
+        scale = 1.0 + self.weight.float()
+        if self.rms:
+            out = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps) * scale
+        else:
+            bias = None if self.bias is None else self.bias.float()
+            out = F.layer_norm(x32, x32.shape[-1:], scale, bias, self.eps)
+        return out.type_as(x)
+
+
+def _layernorm(arch: Architecture, dim: int) -> nn.Module:
+    if arch.norm_unit_offset:
+        return UnitOffsetNorm(dim, arch.norm_eps, rms=False, bias=arch.norm_bias)
+    return nn.LayerNorm(dim, eps=arch.norm_eps, bias=arch.norm_bias)
+
+
+def _rmsnorm(arch: Architecture, dim: int) -> nn.Module:
+    if arch.norm_unit_offset:
+        return UnitOffsetNorm(dim, arch.norm_eps, rms=True, bias=False)
+    return nn.RMSNorm(dim, eps=arch.norm_eps)
+
+
+NORMS = {Norm.layernorm: _layernorm, Norm.rmsnorm: _rmsnorm}
+
+
+def make_norm(arch: Architecture, dim: int) -> nn.Module:
+    """The spec's norm over the last `dim` features."""
+    return NORMS[arch.norm](arch, dim)
+
+
+def reset_norm(norm: nn.Module) -> None:
+    """Identity scale: weight 1 (or 0 under a unit offset), bias 0."""
+    if norm.weight is not None:
+        if isinstance(norm, UnitOffsetNorm):
+            nn.init.zeros_(norm.weight)
+        else:
+            nn.init.ones_(norm.weight)
+    if getattr(norm, "bias", None) is not None:
+        nn.init.zeros_(norm.bias)
+
+
+NORM_TYPES = (nn.LayerNorm, nn.RMSNorm, UnitOffsetNorm)

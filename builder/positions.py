@@ -1,0 +1,154 @@
+"""Positional encodings: absolute tables added to embeddings, rotary tables, and attention biases.
+
+Absolute: `sinusoidal_table` (computed on the fly, no weights) and `LearnedPositions`
+(`embed_positions.weight`, rows offset by `position_offset` as OPT stores them).
+Rotary: `RotaryEmbedding` keeps its inverse frequencies as a non-persistent buffer that `reset_buffers`
+recomputes after a meta build. Biases: `AlibiBias` (BLOOM's slopes) and `T5RelativeBias`
+(`relative_attention_bias.weight`, [buckets, n_heads]) return additive [heads, q, k] logits from absolute
+query and key positions. Transformer-XL's relative term lives in the attention module (it needs the queries).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from builder.plan import RopePlan
+from zoo.schema import RopeLayout, RopeScalingKind
+
+
+def sinusoidal_table(positions: torch.Tensor, dim: int, interleaved: bool = True) -> torch.Tensor:
+    """Vaswani et al.: sin at even and cos at odd feature indices (or [sin | cos] halves), float32."""
+    inv_freq = 1.0 / (10000.0 ** (torch.arange(0, dim, 2, device=positions.device, dtype=torch.float32) / dim))
+    angles = positions.float()[:, None] * inv_freq[None, :]
+    if interleaved:
+        return torch.stack((angles.sin(), angles.cos()), dim=-1).flatten(-2)[:, :dim]
+    return torch.cat((angles.sin(), angles.cos()), dim=-1)[:, :dim]
+
+
+class LearnedPositions(nn.Module):
+    """A learned table of context_length + offset rows; position p reads row p + offset."""
+
+    def __init__(self, context_length: int, dim: int, offset: int):
+        super().__init__()
+        self.offset = offset
+        self.weight = nn.Parameter(torch.empty(context_length + offset, dim))
+
+    def forward(self, positions: torch.Tensor) -> torch.Tensor:
+        return self.weight[positions + self.offset]
+
+
+def rope_inverse_frequencies(plan: RopePlan) -> torch.Tensor:
+    """theta^(-2i/d) over the rotated dims, then linear or LLaMA 3 frequency scaling (as Hugging Face computes it)."""
+    dim = plan.rotary_dim
+    inv_freq = 1.0 / (plan.theta ** (torch.arange(0, dim, 2, dtype=torch.int64).float() / dim))
+    scaling = plan.scaling
+    if scaling is None:
+        return inv_freq
+    if scaling.kind is RopeScalingKind.linear:
+        return inv_freq / scaling.factor
+    original = scaling.original_context_length
+    low_freq_wavelen = original / scaling.low_freq_factor
+    high_freq_wavelen = original / scaling.high_freq_factor
+    wavelen = 2 * math.pi / inv_freq
+    scaled = torch.where(wavelen > low_freq_wavelen, inv_freq / scaling.factor, inv_freq)
+    smooth = (original / wavelen - scaling.low_freq_factor) / (scaling.high_freq_factor - scaling.low_freq_factor)
+    smoothed = (1 - smooth) * scaled / scaling.factor + smooth * scaled
+    medium = ~(wavelen < high_freq_wavelen) * ~(wavelen > low_freq_wavelen)
+    return torch.where(medium, smoothed, scaled)
+
+
+class RotaryEmbedding(nn.Module):
+    """cos/sin of position * inverse frequency, one table per distinct RoPE plan."""
+
+    def __init__(self, plan: RopePlan):
+        super().__init__()
+        self.plan = plan
+        self.register_buffer("inv_freq", rope_inverse_frequencies(plan), persistent=False)
+
+    def reset_buffers(self) -> None:
+        self.inv_freq = rope_inverse_frequencies(self.plan).to(self.inv_freq.device)
+
+    def forward(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        angles = positions.float()[:, None] * self.inv_freq.float()[None, :]
+        return angles.cos(), angles.sin()
+
+
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, layout: RopeLayout) -> torch.Tensor:
+    """Rotate the first 2 * cos.shape[-1] dims of each head of x [..., T, head_dim]; the rest pass through.
+
+    half: pairs (i, i + r/2) as in GPT-NeoX/LLaMA; interleaved: pairs (2i, 2i + 1) as in GPT-J/Cohere.
+    """
+    rotary = 2 * cos.shape[-1]
+    rot, rest = x[..., :rotary], x[..., rotary:]
+    cos, sin = cos.to(x.dtype), sin.to(x.dtype)
+    if layout is RopeLayout.half:
+        x1, x2 = rot[..., : rotary // 2], rot[..., rotary // 2 :]
+        rotated = torch.cat((x1 * cos - x2 * sin, x2 * cos + x1 * sin), dim=-1)
+    else:
+        x1, x2 = rot[..., 0::2], rot[..., 1::2]
+        rotated = torch.stack((x1 * cos - x2 * sin, x2 * cos + x1 * sin), dim=-1).flatten(-2)
+    return torch.cat((rotated, rest), dim=-1)
+
+
+def alibi_slopes(n_heads: int) -> torch.Tensor:
+    """Press et al.'s geometric slopes; for a non-power-of-2 head count, BLOOM's interleaved extension."""
+    closest = 2 ** math.floor(math.log2(n_heads))
+    base = torch.tensor(2 ** (-(2 ** -(math.log2(closest) - 3))), dtype=torch.float32)
+    slopes = torch.pow(base, torch.arange(1, 1 + closest, dtype=torch.int32))
+    if closest != n_heads:
+        extra_base = torch.tensor(2 ** (-(2 ** -(math.log2(2 * closest) - 3))), dtype=torch.float32)
+        remaining = min(closest, n_heads - closest)
+        extra = torch.pow(extra_base, torch.arange(1, 1 + 2 * remaining, 2, dtype=torch.int32))
+        slopes = torch.cat((slopes, extra))
+    return slopes
+
+
+class AlibiBias(nn.Module):
+    """bias[h, q, k] = slope_h * (k - q): a linear penalty on distance (equal, under softmax, to BLOOM's slope * k)."""
+
+    def __init__(self, n_heads: int):
+        super().__init__()
+        self.n_heads = n_heads
+        self.register_buffer("slopes", alibi_slopes(n_heads), persistent=False)
+
+    def reset_buffers(self) -> None:
+        self.slopes = alibi_slopes(self.n_heads).to(self.slopes.device)
+
+    def forward(self, q_pos: torch.Tensor, k_pos: torch.Tensor) -> torch.Tensor:
+        distance = (k_pos[None, :] - q_pos[:, None]).float()
+        return self.slopes[:, None, None] * distance[None]
+
+
+def t5_relative_bucket(relative_position: torch.Tensor, bidirectional: bool, num_buckets: int, max_distance: int):
+    """Mesh TensorFlow's bucketing of key - query offsets: exact near zero, logarithmic up to max_distance."""
+    buckets = torch.zeros_like(relative_position)
+    if bidirectional:
+        num_buckets //= 2
+        buckets = buckets + (relative_position > 0).long() * num_buckets
+        relative_position = relative_position.abs()
+    else:
+        relative_position = -torch.min(relative_position, torch.zeros_like(relative_position))
+    max_exact = num_buckets // 2
+    is_small = relative_position < max_exact
+    large = max_exact + (
+        torch.log(relative_position.float() / max_exact) / math.log(max_distance / max_exact) * (num_buckets - max_exact)
+    ).long()
+    large = torch.min(large, torch.full_like(large, num_buckets - 1))
+    return buckets + torch.where(is_small, relative_position, large)
+
+
+class T5RelativeBias(nn.Module):
+    """A learned scalar per (bucket, head), shared by every layer of one stack."""
+
+    def __init__(self, num_buckets: int, max_distance: int, n_heads: int, bidirectional: bool):
+        super().__init__()
+        self.num_buckets, self.max_distance, self.bidirectional = num_buckets, max_distance, bidirectional
+        self.relative_attention_bias = nn.Embedding(num_buckets, n_heads)
+
+    def forward(self, q_pos: torch.Tensor, k_pos: torch.Tensor) -> torch.Tensor:
+        relative = k_pos[None, :] - q_pos[:, None]
+        bucket = t5_relative_bucket(relative, self.bidirectional, self.num_buckets, self.max_distance)
+        return self.relative_attention_bias(bucket).permute(2, 0, 1)
