@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterable
-from importlib import resources
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -85,10 +84,9 @@ def load_specs(paths: Iterable[str | Path]) -> list[ModelRecord]:
 
 def specs_dir() -> Path:
     """The bundled spec directory: `specs/` in a source checkout, `zoo/specs` in an installed wheel."""
-    checkout = Path(__file__).resolve().parent.parent / "specs"
-    if checkout.is_dir():
-        return checkout
-    return Path(str(resources.files("zoo.specs")))
+    package = Path(__file__).resolve().parent
+    checkout = package.parent / "specs"
+    return checkout if checkout.is_dir() else package / "specs"
 
 
 def spec_paths(directory: Path | None = None) -> list[Path]:

@@ -1,0 +1,104 @@
+"""The zoo CLI on good and bad input: tables, JSON/CSV export, validation lines, exit codes."""
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from zoo.cli import main
+from zoo.columns import CONTRACT_COLUMNS
+from zoo.specfile import spec_paths
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_list_filters_rows(capsys):
+    code, out, _ = run(capsys, "list", "--where", "norm=rmsnorm", "--since", "2023", "--columns", "key,norm,year")
+    assert code == 0
+    lines = out.strip().splitlines()
+    body = [line.split() for line in lines[2:-2]]
+    assert body and all(norm == "rmsnorm" and int(year) >= 2023 for _, norm, year in body)
+    assert lines[-1] == f"{len(body)} model(s)"
+    code, out, _ = run(capsys, "list")
+    assert len(out.strip().splitlines()) == len(spec_paths()) + 4
+
+
+def test_list_with_no_match_and_bad_filters(capsys):
+    assert run(capsys, "list", "--where", "norm=batchnorm")[0] == 1
+    code, _, err = run(capsys, "list", "--where", "nrm=rmsnorm")
+    assert code == 2 and "unknown column 'nrm'" in err
+    code, _, err = run(capsys, "list", "--where", "norm")
+    assert code == 2 and "--where takes COLUMN=VALUE" in err
+
+
+def test_show_prints_fields_with_sources(capsys):
+    code, out, _ = run(capsys, "show", "mistral-7b")
+    assert code == 0
+    assert "Mistral 7B (mistral-7b)" in out
+    assert "sliding_window" in out and "4096" in out
+    assert "sources:" in out and "https://" in out
+    code, _, err = run(capsys, "show", "mistral-8b")
+    assert code == 2 and "unknown model key 'mistral-8b'" in err and "mistral-7b" in err
+
+
+def test_export_json_has_every_record_and_column(capsys):
+    code, out, _ = run(capsys, "export", "--format", "json")
+    rows = json.loads(out)
+    assert code == 0 and len(rows) == len(spec_paths()) >= 36
+    assert all(list(row) == list(CONTRACT_COLUMNS) for row in rows)
+
+
+def test_export_csv_to_file(capsys, tmp_path):
+    target = tmp_path / "catalog.csv"
+    code, _, err = run(capsys, "export", "--format", "csv", "-o", str(target))
+    rows = list(csv.DictReader(io.StringIO(target.read_text())))
+    assert code == 0 and f"wrote {len(rows)} records" in err
+    assert list(rows[0]) == list(CONTRACT_COLUMNS)
+
+
+def test_validate_good_and_bad_files(capsys, tmp_path):
+    code, out, _ = run(capsys, "validate")
+    assert code == 0 and out.strip() == f"{len(spec_paths())} spec(s) valid"
+    bad = tmp_path / "llama-2-7b.toml"
+    text = (spec_paths()[0].parent / "llama-2-7b.toml").read_text()
+    bad.write_text(text.replace("n_kv_heads = 32", "n_kv_heads = 5").replace("norm_eps = 1e-5", 'norm_eps = "tiny"')
+                   + "\n[extra]\nflag = true\n")
+    code, _, err = run(capsys, "validate", str(bad), str(tmp_path / "missing.toml"))
+    assert code == 2
+    assert err.strip() == f"{tmp_path / 'missing.toml'}: (file): no such file"
+    code, _, err = run(capsys, "validate", str(bad))
+    lines = err.strip().splitlines()
+    assert code == 2
+    assert f"{bad}: architecture.norm_eps: Input should be a valid number, unable to parse string as a number" in lines
+    assert f"{bad}: extra: unknown field (not part of the schema)" in lines
+    wrong_name = tmp_path / "other.toml"
+    wrong_name.write_text(text)
+    code, _, err = run(capsys, "validate", str(wrong_name))
+    assert code == 2 and "key: must equal the file name 'other'" in err
+
+
+def test_catalog_build_to_a_path(capsys, tmp_path):
+    target = tmp_path / "built.sqlite"
+    code, out, _ = run(capsys, "catalog", "build", "--db", str(target))
+    assert code == 0 and target.exists() and f"from {len(spec_paths())} spec(s)" in out
+
+
+def test_bad_spec_directory_gives_lines_not_a_traceback(tmp_path):
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    (specs / "x.toml").write_text("key = 'x'\nname = 3\n")
+    result = subprocess.run([sys.executable, "-m", "zoo.cli", "catalog", "build", "--db", str(tmp_path / "c.sqlite"),
+                             "--specs", str(specs)], capture_output=True, text=True,
+                            env={k: v for k, v in os.environ.items() if k != "ARCHZOO_DEBUG"})
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert f"{specs / 'x.toml'}: name: Input should be a valid string" in result.stderr
+    assert not (tmp_path / "c.sqlite").exists()
