@@ -34,6 +34,8 @@ def _attention(arch: Architecture, position: Position) -> int:
     count += _linear(q_width, d, arch.linear_bias)
     if arch.qk_norm is QKNorm.head:
         count += 2 * _norm(arch, arch.head_dim)
+    elif arch.qk_norm is QKNorm.head_unshared:
+        count += _norm(arch, q_width) + _norm(arch, kv_width)
     elif arch.qk_norm is QKNorm.projection:
         count += _norm(arch, q_width) + _norm(arch, kv_width)
     if position is Position.xl_relative:
@@ -43,7 +45,8 @@ def _attention(arch: Architecture, position: Position) -> int:
 
 def _dense_mlp(arch: Architecture, d_ff: int) -> int:
     branches = 2 if arch.gated_mlp else 1
-    return branches * _linear(arch.d_model, d_ff, arch.linear_bias) + _linear(d_ff, arch.d_model, arch.linear_bias)
+    bias = arch.has_mlp_bias
+    return branches * _linear(arch.d_model, d_ff, bias) + _linear(d_ff, arch.d_model, bias)
 
 
 def _expert(arch: Architecture) -> int:

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from builder.norms import make_norm
+from builder.norms import HeadwiseNorm, make_norm
 from builder.plan import LayerPlan
 from builder.positions import apply_rotary, sinusoidal_table
 from zoo.schema import Architecture, LocalAttention, Position, QKNorm, QueryScale
@@ -226,9 +226,13 @@ class Attention(nn.Module):
         self.q_norm = self.k_norm = None
         if arch.qk_norm is QKNorm.head:
             self.q_norm, self.k_norm = make_norm(arch, arch.head_dim), make_norm(arch, arch.head_dim)
+        elif arch.qk_norm is QKNorm.head_unshared:
+            self.q_norm, self.k_norm = HeadwiseNorm(arch, arch.n_heads), HeadwiseNorm(arch, arch.n_kv_heads)
         elif arch.qk_norm is QKNorm.projection:
             self.q_norm, self.k_norm = make_norm(arch, q_width), make_norm(arch, kv_width)
         self.norm_eps = arch.norm_eps
+        nope_layer = arch.global_nope and plan.position is Position.none and not cross
+        self.query_temperature = arch.nope_query_temperature if nope_layer else None
         self.scale = QUERY_SCALES[arch.query_scale](arch)
         self.softcap = arch.attn_softcap
         self.position = Position.none if cross else plan.position
@@ -252,12 +256,18 @@ class Attention(nn.Module):
     def _heads(self, x: torch.Tensor, heads: int) -> torch.Tensor:
         return x.reshape(x.shape[0], x.shape[1], heads, self.head_dim).transpose(1, 2)
 
+    def _temperature(self, q: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """LLaMA 4's NoPE-layer query scaling: 1 + scale * log(1 + floor((pos + 1) / floor_scale))."""
+        temperature = self.query_temperature
+        factor = torch.log1p(torch.floor((positions.float() + 1.0) / temperature.floor_scale)) * temperature.scale + 1.0
+        return (q * factor[:, None]).to(q.dtype)
+
     def _project_kv(self, source: torch.Tensor):
         k, v = self.k_proj(source), self.v_proj(source)
         if self.qk_norm is QKNorm.projection:
             k = self.k_norm(k)
         k, v = self._heads(k, self.n_kv_heads), self._heads(v, self.n_kv_heads)
-        if self.qk_norm is QKNorm.head:
+        if self.qk_norm in (QKNorm.head, QKNorm.head_unshared):
             k = self.k_norm(k)
         return k, v
 
@@ -281,8 +291,10 @@ class Attention(nn.Module):
         if self.qk_norm is QKNorm.projection:
             q = self.q_norm(q)
         q = self._heads(q, self.n_heads)
-        if self.qk_norm is QKNorm.head:
+        if self.qk_norm in (QKNorm.head, QKNorm.head_unshared):
             q = self.q_norm(q)
+        if self.query_temperature is not None:
+            q = self._temperature(q, inputs.positions)
         if self.cross:
             if cache is not None and cache.cross_kv is not None:
                 k, v = cache.cross_kv

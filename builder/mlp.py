@@ -15,7 +15,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from zoo.schema import Activation, Architecture, Router
+from zoo.schema import Activation, Architecture, GateInput, Router
 
 # The non-linearity of each activation; gated variants apply it to the gate branch.
 _BASE_ACTIVATION = {
@@ -41,7 +41,7 @@ class MLP(nn.Module):
 
     def __init__(self, arch: Architecture, d_ff: int):
         super().__init__()
-        bias = arch.linear_bias
+        bias = arch.has_mlp_bias
         self.act = activation_fn(arch)
         self.gate_proj = nn.Linear(arch.d_model, d_ff, bias=bias) if arch.gated_mlp else None
         self.up_proj = nn.Linear(arch.d_model, d_ff, bias=bias)
@@ -86,13 +86,8 @@ def _topk_sigmoid(logits: torch.Tensor, k: int):
     return torch.sigmoid(top.float()).type_as(logits), index
 
 
-# router -> (function(logits, k) -> (weights [N, k], expert ids [N, k]), whether weights scale the expert input)
-# LLaMA 4 multiplies each token by its sigmoid gate before the expert; the others weight expert outputs.
-ROUTERS = {
-    Router.topk_softmax: (_topk_softmax, False),
-    Router.softmax_topk: (_softmax_topk, False),
-    Router.topk_sigmoid: (_topk_sigmoid, True),
-}
+# router -> function(logits, k) -> (weights [N, k], expert ids [N, k])
+ROUTERS = {Router.topk_softmax: _topk_softmax, Router.softmax_topk: _softmax_topk, Router.topk_sigmoid: _topk_sigmoid}
 
 
 class MoE(nn.Module):
@@ -102,7 +97,8 @@ class MoE(nn.Module):
         super().__init__()
         moe = arch.moe
         self.top_k = moe.experts_per_token
-        self.route, self.gate_inputs = ROUTERS[moe.router]
+        self.route = ROUTERS[moe.router]
+        self.gate_inputs = moe.gate_input is GateInput.input  # LLaMA 4 weights the token before the expert
         self.router = nn.Linear(arch.d_model, moe.n_experts, bias=False)
         self.experts = Experts(arch)
         self.shared_experts = MLP(arch, moe.n_shared_experts * moe.expert_d_ff) if moe.n_shared_experts else None

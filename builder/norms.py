@@ -15,6 +15,8 @@ class UnitOffsetNorm(nn.Module):
     Computed in float32 and cast back, as Hugging Face's Gemma RMSNorm does, so bf16 runs match it.
     """
 
+    unit_offset = True
+
     def __init__(self, dim: int, eps: float, rms: bool, bias: bool):
         super().__init__()
         self.eps, self.rms = eps, rms
@@ -29,6 +31,29 @@ class UnitOffsetNorm(nn.Module):
         else:
             bias = None if self.bias is None else self.bias.float()
             out = F.layer_norm(x32, x32.shape[-1:], scale, bias, self.eps)
+        return out.type_as(x)
+
+
+class HeadwiseNorm(nn.Module):
+    """A norm over each head's dims where every head has its own weight [heads, head_dim] (Command R+'s
+    qk-norm); input [B, heads, T, head_dim], computed in float32 like Hugging Face's CohereLayerNorm."""
+
+    def __init__(self, arch: Architecture, heads: int):
+        super().__init__()
+        self.eps, self.rms, self.unit_offset = arch.norm_eps, arch.norm is Norm.rmsnorm, arch.norm_unit_offset
+        self.weight = nn.Parameter(torch.empty(heads, arch.head_dim))
+        self.bias = nn.Parameter(torch.empty(heads, arch.head_dim)) if arch.norm_bias else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x32 = x.float()
+        if self.rms:
+            normalized = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
+        else:
+            normalized = F.layer_norm(x32, x32.shape[-1:], eps=self.eps)
+        scale = self.weight.float() + (1.0 if self.unit_offset else 0.0)
+        out = normalized * scale[:, None, :]
+        if self.bias is not None:
+            out = out + self.bias.float()[:, None, :]
         return out.type_as(x)
 
 
@@ -55,7 +80,7 @@ def make_norm(arch: Architecture, dim: int) -> nn.Module:
 def reset_norm(norm: nn.Module) -> None:
     """Identity scale: weight 1 (or 0 under a unit offset), bias 0."""
     if norm.weight is not None:
-        if isinstance(norm, UnitOffsetNorm):
+        if getattr(norm, "unit_offset", False):
             nn.init.zeros_(norm.weight)
         else:
             nn.init.ones_(norm.weight)
@@ -63,4 +88,4 @@ def reset_norm(norm: nn.Module) -> None:
         nn.init.zeros_(norm.bias)
 
 
-NORM_TYPES = (nn.LayerNorm, nn.RMSNorm, UnitOffsetNorm)
+NORM_TYPES = (nn.LayerNorm, nn.RMSNorm, UnitOffsetNorm, HeadwiseNorm)

@@ -1,0 +1,224 @@
+"""Model FLOPs per token by the convention of FLOPS.md, and a FlopCounterMode that counts attention by it too.
+
+`flops_per_token(arch, seq, mode)` is a pure function of the Architecture (no torch): matmul FLOPs at 2 per
+multiply-add, walked layer by layer through the builder's plan so windows, chunks, GQA, cross-attention and
+mixture-of-experts layers are counted as the model runs them. `attention_flop_counter()` is
+torch.utils.flop_counter.FlopCounterMode with formulas for the fused attention kernels that count the
+(query, key) pairs a kernel is told to attend (causal flag or mask) rather than the full square, and that give
+the CPU flash kernel the formula torch lacks; the tests hold the two against each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from builder.plan import LayerPlan, plan_model
+from zoo.schema import Arch, Architecture, LocalAttention, OutputHead, Position
+
+MODES = ("forward", "train", "decode")
+BACKWARD_FACTOR = 2  # a backward pass costs two matmuls (input and weight gradients) per forward matmul
+
+
+@dataclass(frozen=True)
+class FlopBreakdown:
+    """FLOPs per token of one pass, by where they are spent."""
+
+    projections: float  # q, k, v, o of self- and cross-attention, Transformer-XL's W_r
+    attention: float  # scores q.k and the weighted sum of values, over the keys actually attended
+    mlp: float  # dense MLPs, routers, active routed experts, shared experts
+    head: float  # embedding projections, the MLM transform and the output projection (tied or not)
+
+    @property
+    def total(self) -> float:
+        return self.projections + self.attention + self.mlp + self.head
+
+    def scaled(self, factor: float) -> FlopBreakdown:
+        return FlopBreakdown(*(factor * value for value in (self.projections, self.attention, self.mlp, self.head)))
+
+
+def attended_pairs(layer: LayerPlan, length: int) -> int:
+    """(query, key) pairs one self-attention layer scores over a sequence of `length` tokens."""
+    if not layer.causal:
+        return length * length
+    if layer.local is None:
+        return length * (length + 1) // 2
+    window = layer.window
+    if layer.local is LocalAttention.sliding:
+        inside = min(length, window)
+        return inside * (inside + 1) // 2 + (length - inside) * window
+    full_chunks, rest = divmod(length, window)
+    return full_chunks * window * (window + 1) // 2 + rest * (rest + 1) // 2
+
+
+def attended_keys(layer: LayerPlan, context: int) -> int:
+    """Keys a decoded token attends in one self-attention layer when it is token number `context` (1-based)."""
+    if layer.local is LocalAttention.sliding:
+        return min(context, layer.window)
+    if layer.local is LocalAttention.chunked:
+        return (context - 1) % layer.window + 1
+    return context
+
+
+def _linear(d_in: int, d_out: int) -> int:
+    return 2 * d_in * d_out
+
+
+def _mlp(arch: Architecture, layer: LayerPlan) -> int:
+    branches = 3 if arch.gated_mlp else 2  # (gate,) up and down matrices
+    if not layer.moe:
+        return branches * _linear(arch.d_model, arch.d_ff)
+    moe = arch.moe
+    visited = moe.experts_per_token + moe.n_shared_experts
+    return _linear(arch.d_model, moe.n_experts) + visited * branches * _linear(arch.d_model, moe.expert_d_ff)
+
+
+def _layer(arch: Architecture, layer: LayerPlan, keys_per_query: float, source_keys: float, sources_projected: float):
+    """(projections, attention, mlp) FLOPs of one layer per token it processes.
+
+    keys_per_query: self-attention keys each query attends; source_keys: encoder tokens each query attends in
+    cross-attention; sources_projected: encoder tokens whose cross-attention K/V are projected per token.
+    """
+    d, q_width, kv_width = arch.d_model, arch.n_heads * arch.head_dim, arch.n_kv_heads * arch.head_dim
+    per_pair = 4 * arch.n_heads * arch.head_dim  # q.k and p.v for every head, 2 FLOPs per multiply-add each
+    projections = _linear(d, q_width) + 2 * _linear(d, kv_width) + _linear(q_width, d)
+    attention = per_pair * keys_per_query
+    if layer.position is Position.xl_relative:
+        projections += _linear(d, q_width)  # W_r over one relative distance per position
+        attention += per_pair / 2 * keys_per_query  # (q + v).W_r R: one more product per pair
+    if layer.cross_attention:
+        projections += _linear(d, q_width) + _linear(q_width, d) + sources_projected * 2 * _linear(d, kv_width)
+        attention += per_pair * source_keys
+    return projections, attention, _mlp(arch, layer)
+
+
+def _head(arch: Architecture) -> int:
+    width = arch.embedding_dim or arch.d_model
+    flops = _linear(width, arch.vocab_size)
+    if arch.embedding_dim:
+        flops += 2 * _linear(arch.d_model, width)  # projected in from and out to the narrower embedding
+    if arch.output_head is OutputHead.transform:
+        flops += _linear(arch.d_model, arch.d_model)
+    return flops
+
+
+def flop_breakdown(arch: Architecture, seq: int, mode: str = "forward", *, source_len: int | None = None) -> FlopBreakdown:
+    """FLOPs per token by FLOPS.md, split by where they go.
+
+    forward / train: per token of a batch of sequences of `seq` tokens, averaged over positions (train is
+    forward plus a backward of twice the forward). decode: for one new token that is token number `seq` of
+    its sequence, the earlier ones cached. An encoder-decoder reads a source of `source_len` tokens (default
+    `seq`); its tokens are the decoder's, the encoder's cost spread over them (and in decode, paid at prefill).
+    """
+    if mode not in MODES:
+        raise ValueError(f"unknown mode '{mode}'; accepted: {', '.join(MODES)}")
+    if seq < 1:
+        raise ValueError(f"seq must be at least 1, got {seq}")
+    if mode == "decode" and arch.arch is Arch.encoder:
+        raise ValueError("decode needs a decoder; an encoder-only model has no next token to generate")
+    source_len = seq if source_len is None else source_len
+    plan = plan_model(arch)
+    projections = attention = mlp = 0.0
+    for layer in plan.encoder:  # runs over the source; in decode, once at prefill
+        if mode == "decode":
+            continue
+        share = source_len / seq
+        p, a, m = _layer(arch, layer, attended_pairs(layer, source_len) / source_len, 0, 0)
+        projections, attention, mlp = projections + share * p, attention + share * a, mlp + share * m
+    for layer in plan.decoder:
+        if mode == "decode":  # the encoder's K/V were projected and cached at prefill
+            p, a, m = _layer(arch, layer, attended_keys(layer, seq), source_len, 0)
+        else:
+            p, a, m = _layer(arch, layer, attended_pairs(layer, seq) / seq, source_len, source_len / seq)
+        projections, attention, mlp = projections + p, attention + a, mlp + m
+    breakdown = FlopBreakdown(projections, attention, mlp, _head(arch))
+    return breakdown.scaled(1 + BACKWARD_FACTOR) if mode == "train" else breakdown
+
+
+def flops_per_token(arch: Architecture, seq: int, mode: str = "forward", *, source_len: int | None = None) -> float:
+    """Model FLOPs per token by FLOPS.md (see flop_breakdown for the meaning of seq in each mode)."""
+    return flop_breakdown(arch, seq, mode, source_len=source_len).total
+
+
+def decode_flops_per_token(arch: Architecture, prompt: int, new: int) -> float:
+    """Mean FLOPs of the `new` tokens decoded after a `prompt`-token prefill (contexts prompt+1 .. prompt+new)."""
+    contexts = range(prompt + 1, prompt + new + 1)
+    return sum(flops_per_token(arch, n, "decode", source_len=prompt) for n in contexts) / new
+
+
+# ----- counting what the kernels run, with attention counted by the same convention
+
+
+def _mask_pairs(query, key, is_causal: bool, attn_mask) -> int:
+    """(query, key) pairs over batch and heads that a fused kernel attends: all, causal (top-left
+    aligned, as SDPA's is_causal), or the entries of a boolean / additive mask not masked out."""
+    import torch
+
+    batch, heads, q_len, head_dim = query.shape
+    k_len = key.shape[-2]
+    if attn_mask is not None:
+        allowed = attn_mask if attn_mask.dtype == torch.bool else attn_mask > torch.finfo(attn_mask.dtype).min / 2
+        return int(torch.broadcast_to(allowed, (batch, heads, q_len, k_len)).sum())
+    if is_causal:
+        per_head = sum(min(i + 1, k_len) for i in range(q_len))
+        return batch * heads * per_head
+    return batch * heads * q_len * k_len
+
+
+def _pair_flops(query, value, pairs: int) -> int:
+    """q.k over head_dim plus p.v over the value width, at 2 FLOPs per multiply-add."""
+    return 2 * pairs * query.shape[-1] + 2 * pairs * value.shape[-1]
+
+
+def _cpu_flash_forward(query, key, value, dropout_p=0.0, is_causal=False, *, attn_mask=None, scale=None, out_val=None):
+    return _pair_flops(query, value, _mask_pairs(query, key, is_causal, attn_mask))
+
+
+def _cpu_flash_backward(grad_out, query, key, value, out, logsumexp, dropout_p, is_causal, *, attn_mask=None,
+                        scale=None, out_val=None):
+    return BACKWARD_FACTOR * _pair_flops(query, value, _mask_pairs(query, key, is_causal, attn_mask))
+
+
+def _flash_forward(query, key, value, dropout_p=0.0, is_causal=False, *args, out_val=None, **kwargs):
+    return _pair_flops(query, value, _mask_pairs(query, key, is_causal, None))
+
+
+def _flash_backward(grad_out, query, key, value, out, logsumexp, cum_seq_q, cum_seq_k, max_q, max_k, dropout_p,
+                    is_causal, *args, out_val=None, **kwargs):
+    return BACKWARD_FACTOR * _pair_flops(query, value, _mask_pairs(query, key, is_causal, None))
+
+
+def _efficient_forward(query, key, value, attn_bias, compute_log_sumexp, dropout_p=0.0, is_causal=False, *,
+                       scale=None, out_val=None):
+    return _pair_flops(query, value, _mask_pairs(query, key, is_causal, attn_bias))
+
+
+def _efficient_backward(grad_out, query, key, value, attn_bias, out, logsumexp, philox_seed, philox_offset,
+                        dropout_p, grad_input_mask, is_causal=False, *, scale=None, out_val=None):
+    return BACKWARD_FACTOR * _pair_flops(query, value, _mask_pairs(query, key, is_causal, attn_bias))
+
+
+def _raw(formula):
+    formula._get_raw = True  # FlopCounterMode passes the tensors themselves, so masks can be read
+    return formula
+
+
+def attention_flop_counter():
+    """FlopCounterMode (no printout) whose fused-attention formulas follow FLOPS.md.
+
+    torch counts SDPA kernels as the full query x key square and has no formula at all for the CPU flash
+    kernel (it counts 0); these formulas count the pairs the kernel attends, read from its causal flag or
+    mask. Eager attention (explicit matmuls) is still counted as the full square it computes.
+    """
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    aten = torch.ops.aten
+    formulas = {
+        aten._scaled_dot_product_flash_attention_for_cpu: _cpu_flash_forward,
+        aten._scaled_dot_product_flash_attention_for_cpu_backward: _cpu_flash_backward,
+        aten._scaled_dot_product_flash_attention: _flash_forward,
+        aten._scaled_dot_product_flash_attention_backward: _flash_backward,
+        aten._scaled_dot_product_efficient_attention: _efficient_forward,
+        aten._scaled_dot_product_efficient_attention_backward: _efficient_backward,
+    }
+    return FlopCounterMode(display=False, custom_mapping={op: _raw(f) for op, f in formulas.items()})
