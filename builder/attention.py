@@ -133,7 +133,8 @@ def flex_attention_backend(q, k, v, scale, mask: MaskSpec, bias, softcap):
     block_mask = None
     if mask.restricts:
         batch = None if mask.key_valid is None else mask.key_valid.shape[0]
-        block_mask = create_block_mask(mask.mask_mod, batch, None, q.shape[2], k.shape[2], device=q.device)
+        mask_mod = lambda b, h, q_idx, kv_idx: mask.mask_mod(b, h, q_idx, kv_idx)  # noqa: E731 (a plain function)
+        block_mask = create_block_mask(mask_mod, batch, None, q.shape[2], k.shape[2], device=q.device)
     score_mod = None
     if bias is not None or softcap is not None:
         full_bias = None if bias is None else bias.to(q.dtype).expand(q.shape[0], q.shape[1], q.shape[2], k.shape[2])

@@ -7,10 +7,8 @@ a CPU has no MFU at all (benchmarks report its achieved FLOP/s instead).
 
 from __future__ import annotations
 
-import contextlib
 import platform
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -84,38 +82,41 @@ def _rss_high_water_bytes() -> int:
     raise OSError("/proc/self/status has no VmHWM line")
 
 
-class PeakMemory:
-    """Peak memory over a `with` block: max_memory_allocated on CUDA, the process's peak RSS on CPU.
-
-    On Linux the RSS high-water mark is reset at entry (/proc/self/clear_refs), so the figure is this
-    block's; where that is impossible it is the process's peak so far, and `scope` says which.
-    """
-
-    def __init__(self, device: torch.device):
-        self.device = device
-        self.bytes: int | None = None
-        self.scope = "block"
-
-    @contextlib.contextmanager
-    def track(self) -> Iterator[PeakMemory]:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-            torch.cuda.reset_peak_memory_stats(self.device)
-            yield self
-            torch.cuda.synchronize(self.device)
-            self.bytes = torch.cuda.max_memory_allocated(self.device)
-            return
-        try:
-            Path("/proc/self/clear_refs").write_text("5")
-        except OSError:
-            self.scope = "process"
-        yield self
-        self.bytes = _rss_high_water_bytes() if Path("/proc/self/status").exists() else _max_rss_bytes()
-
-
 def _max_rss_bytes() -> int:
     import resource
     import sys
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KiB elsewhere
+
+
+class PeakMemory:
+    """Peak memory over a `with` block: max_memory_allocated on CUDA, the process's peak RSS on CPU.
+
+    On Linux the RSS high-water mark is reset at entry (/proc/self/clear_refs), so the figure is this
+    block's (scope 'block'); where that is impossible it is the process's peak so far (scope 'process').
+    """
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        self.bytes: int | None = None
+        self.scope = "block"
+        self._read = _rss_high_water_bytes
+
+    def __enter__(self) -> PeakMemory:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            return self
+        try:
+            Path("/proc/self/clear_refs").write_text("5")
+        except OSError:
+            self.scope, self._read = "process", _max_rss_bytes
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            self.bytes = torch.cuda.max_memory_allocated(self.device)
+        else:
+            self.bytes = self._read()

@@ -1,0 +1,705 @@
+"""Hugging Face config tables: for each transformers model type, how its config keys encode our spec fields.
+
+A table is a list of codecs. Each codec owns some top-level `Architecture` fields and knows the config
+keys that hold them: `read(config, notes)` returns those fields' values from a transformers config object,
+`write(values)` returns the config keywords that express them. A field no codec of a type mentions is fixed
+at the schema default (what a model type that lacks the feature has). Whether a spec fits a type is decided
+by writing it and reading it back: whatever does not survive is what that type's code cannot express.
+
+Pure Python: nothing here imports transformers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+_MISSING = object()
+
+# hidden_act spellings in transformers' ACT2FN: name -> (base activation, tanh-approximated GELU)
+ACTIVATION_NAMES = {
+    "relu": ("relu", False),
+    "gelu": ("gelu", False),
+    "gelu_new": ("gelu", True),
+    "gelu_fast": ("gelu", True),
+    "gelu_pytorch_tanh": ("gelu", True),
+    "silu": ("silu", False),
+    "swish": ("silu", False),
+}
+GATED_ACTIVATIONS = {"relu": "reglu", "gelu": "geglu", "silu": "swiglu"}
+_BASE_OF_GATED = {gated: base for base, gated in GATED_ACTIVATIONS.items()}
+
+# layer_types entries -> our layer_pattern letters and local attention kind
+LAYER_TYPE_NAMES = {"full_attention": ("G", None), "sliding_attention": ("L", "sliding"),
+                    "chunked_attention": ("L", "chunked")}
+_LAYER_TYPE_OF_LOCAL = {"sliding": "sliding_attention", "chunked": "chunked_attention"}
+
+
+class NotExpressible(ValueError):
+    """A config (or spec) value that the other side has no way to say."""
+
+
+def _get(config, key: str, default=_MISSING):
+    value = getattr(config, key, default)
+    if value is _MISSING:
+        raise NotExpressible(f"config has no '{key}'")
+    return value
+
+
+def _repeating_unit(items: list) -> list:
+    """The shortest prefix that, repeated from the start and cut at len(items), gives items."""
+    for period in range(1, len(items) + 1):
+        if all(items[i] == items[i % period] for i in range(len(items))):
+            return items[:period]
+    return items
+
+
+@dataclass(frozen=True)
+class Key:
+    """One spec field stored under one config key (also written to `also`; `default` when a config lacks it)."""
+
+    field: str
+    key: str
+    default: Any = _MISSING
+    also: tuple[str, ...] = ()
+
+    @property
+    def fields(self):
+        return (self.field,)
+
+    def read(self, config, notes):
+        value = getattr(config, self.key, None)
+        if value is None and self.default is not _MISSING:
+            if self.default is not None:
+                notes[self.field] = f"the config has no {self.key}; {self.default!r} is a placeholder"
+            return {self.field: self.default}
+        return {self.field: _get(config, self.key)}
+
+    def write(self, values):
+        value = values[self.field]
+        if value is None and self.default is None:
+            return {}
+        return {key: value for key in (self.key, *self.also)}
+
+
+@dataclass(frozen=True)
+class Fixed:
+    """Fields the model type's code hard-wires; nothing in the config says them."""
+
+    values: dict
+
+    @property
+    def fields(self):
+        return tuple(self.values)
+
+    def read(self, config, notes):
+        return dict(self.values)
+
+    def write(self, values):
+        return {}
+
+
+def fixed(**values) -> Fixed:
+    return Fixed(values)
+
+
+@dataclass(frozen=True)
+class Switch:
+    """A config flag (or choice) that selects a set of field values; written back under `write_key`."""
+
+    key: str
+    cases: dict  # config value -> {field: value}
+    write_key: str | None = None
+
+    @property
+    def fields(self):
+        return tuple(next(iter(self.cases.values())))
+
+    def read(self, config, notes):
+        value = _get(config, self.key)
+        if value not in self.cases:
+            raise NotExpressible(f"{self.key}={value!r} is not one of {sorted(self.cases, key=repr)}")
+        return dict(self.cases[value])
+
+    def write(self, values):
+        for choice, case in self.cases.items():
+            if all(values[name] == value for name, value in case.items()):
+                return {self.write_key or self.key: choice}
+        return {}  # no case fits: the read-back shows the mismatch
+
+
+@dataclass(frozen=True)
+class Quotient:
+    """A field the reference derives as numerator // denominator (head_dim = hidden_size // n_heads)."""
+
+    field: str
+    numerator: str
+    denominator: str
+
+    @property
+    def fields(self):
+        return (self.field,)
+
+    def read(self, config, notes):
+        return {self.field: _get(config, self.numerator) // _get(config, self.denominator)}
+
+    def write(self, values):
+        return {}
+
+
+@dataclass(frozen=True)
+class Width:
+    """A width stored under `key` that the reference replaces by factor * `base` when it is null (GPT-2 n_inner)."""
+
+    field: str
+    key: str | None  # None: never stored, always factor * base
+    base: str
+    factor: int = 4
+
+    @property
+    def fields(self):
+        return (self.field,)
+
+    def read(self, config, notes):
+        value = getattr(config, self.key, None) if self.key else None
+        return {self.field: value if value is not None else self.factor * _get(config, self.base)}
+
+    def write(self, values):
+        return {self.key: values[self.field]} if self.key else {}
+
+
+@dataclass(frozen=True)
+class OptionalWidth:
+    """Embedding width that is omitted from the spec when it equals d_model (OPT word_embed_proj_dim)."""
+
+    field: str
+    key: str
+    d_model_key: str
+
+    @property
+    def fields(self):
+        return (self.field,)
+
+    def read(self, config, notes):
+        value = getattr(config, self.key, None)
+        return {self.field: None if value in (None, _get(config, self.d_model_key)) else value}
+
+    def write(self, values):
+        return {self.key: values[self.field] if values[self.field] is not None else values["d_model"]}
+
+
+@dataclass(frozen=True)
+class Activation:
+    """`activation` and `gelu_tanh` from an ACT2FN name; `gated` is a bool or the config key that says it."""
+
+    key: str
+    gated: bool | str
+    write_key: str | None = None  # where a config takes the name, when it derives `key` from it (T5)
+    gated_prefix: str = ""  # how `write_key` spells gating ("gated-" in T5's feed_forward_proj)
+    names: dict = field(default_factory=lambda: ACTIVATION_NAMES)
+    tanh_name: str = "gelu_new"
+
+    @property
+    def fields(self):
+        return ("activation", "gelu_tanh")
+
+    def read(self, config, notes):
+        name = _get(config, self.key)
+        if name not in self.names:
+            raise NotExpressible(f"{self.key}={name!r} is not one of {sorted(self.names)}")
+        base, tanh = self.names[name]
+        gated = self.gated if isinstance(self.gated, bool) else bool(_get(config, self.gated))
+        return {"activation": GATED_ACTIVATIONS[base] if gated else base, "gelu_tanh": tanh}
+
+    def write(self, values):
+        activation = values["activation"]
+        gated = activation in _BASE_OF_GATED
+        base = _BASE_OF_GATED.get(activation, activation)
+        if base == "gelu":
+            name = self.tanh_name if values["gelu_tanh"] else "gelu"
+        else:
+            name = base
+        if self.write_key is None:
+            return {self.key: name}
+        if base == "gelu" and gated and self.gated_prefix:
+            name = "gelu"  # T5: "gated-gelu" is its tanh GeGLU
+        return {self.write_key: (self.gated_prefix if gated else "") + name}
+
+
+@dataclass(frozen=True)
+class Biases:
+    """Which projections carry biases: q/k/v, the attention output, the MLP; each a config key or a constant."""
+
+    qkv: str | bool
+    out: str | bool
+    mlp: str | bool
+
+    @property
+    def fields(self):
+        return ("qkv_bias", "linear_bias", "mlp_bias")
+
+    @staticmethod
+    def _value(config, source):
+        return source if isinstance(source, bool) else bool(_get(config, source))
+
+    def read(self, config, notes):
+        qkv, out, mlp = (self._value(config, s) for s in (self.qkv, self.out, self.mlp))
+        return {"qkv_bias": qkv, "linear_bias": out, "mlp_bias": None if mlp == out else mlp}
+
+    def write(self, values):
+        mlp = values["linear_bias"] if values["mlp_bias"] is None else values["mlp_bias"]
+        written = {}
+        for source, value in ((self.qkv, values["qkv_bias"]), (self.out, values["linear_bias"]), (self.mlp, mlp)):
+            if isinstance(source, str):
+                written.setdefault(source, value)
+        return written
+
+
+@dataclass(frozen=True)
+class Rope:
+    """RoPE: base, scaling and rotated fraction from `rope_parameters` (per layer type when `per_layer_type`)."""
+
+    layout: str
+    fraction: str | float = 1.0  # "partial_rotary_factor" (in rope_parameters), "rotary_dim" (a key), or fixed
+    per_layer_type: bool = False  # Gemma 3: {"full_attention": {...}, "sliding_attention": {...}}
+
+    @property
+    def fields(self):
+        return ("position", "rope_theta", "rope_local_theta", "rotary_fraction", "rope_layout", "rope_scaling")
+
+    @staticmethod
+    def _scaling(params: dict):
+        kind = params.get("rope_type", "default")
+        if kind == "default":
+            return None
+        if kind == "linear":
+            return {"kind": "linear", "factor": params["factor"]}
+        if kind == "llama3":
+            return {"kind": "llama3", "factor": params["factor"], "low_freq_factor": params["low_freq_factor"],
+                    "high_freq_factor": params["high_freq_factor"],
+                    "original_context_length": params["original_max_position_embeddings"]}
+        raise NotExpressible(f"rope_type {kind!r} (only default, linear and llama3 are in the schema)")
+
+    @staticmethod
+    def _parameters(theta, scaling) -> dict:
+        params = {"rope_type": "default", "rope_theta": theta}
+        if scaling:
+            params.update(rope_type=scaling["kind"], factor=scaling["factor"])
+            if scaling["kind"] == "llama3":
+                params.update(low_freq_factor=scaling["low_freq_factor"], high_freq_factor=scaling["high_freq_factor"],
+                              original_max_position_embeddings=scaling["original_context_length"])
+        return params
+
+    def read(self, config, notes):
+        params = _get(config, "rope_parameters")
+        local_theta = None
+        if self.per_layer_type:
+            params, local = params["full_attention"], params.get("sliding_attention")
+            scaling = self._scaling(params)
+            if local is not None:
+                local_theta = local["rope_theta"] if local["rope_theta"] != params["rope_theta"] else None
+                if "sliding_attention" in config.layer_types and scaling is not None:
+                    local_scaling = self._scaling(local)
+                    if local_scaling not in (None, scaling):
+                        raise NotExpressible("local and global layers use different RoPE scalings")
+                    scaling = {**scaling, "global_only": local_scaling is None}
+        else:
+            scaling = self._scaling(params)
+        if isinstance(self.fraction, float):
+            fraction = self.fraction
+        elif self.fraction == "rotary_dim":
+            rotary_dim = getattr(config, "rotary_dim", None)
+            head_dim = config.n_embd // config.n_head
+            fraction = 1.0 if rotary_dim is None else rotary_dim / head_dim
+        else:
+            fraction = float(params.get("partial_rotary_factor", 1.0))
+        return {"position": "rope", "rope_theta": float(params["rope_theta"]), "rope_local_theta": local_theta,
+                "rotary_fraction": fraction, "rope_layout": self.layout, "rope_scaling": scaling}
+
+    def write(self, values):
+        if values["position"] != "rope":
+            return {}
+        scaling = values["rope_scaling"]
+        params = self._parameters(values["rope_theta"], scaling)
+        written = {}
+        if self.fraction == "partial_rotary_factor":
+            params["partial_rotary_factor"] = values["rotary_fraction"]
+        elif self.fraction == "rotary_dim":
+            written["rotary_dim"] = round(values["rotary_fraction"] * values["head_dim"])
+        if self.per_layer_type:
+            local_scaling = None if scaling is None or scaling.get("global_only") else scaling
+            local_theta = values["rope_local_theta"] or values["rope_theta"]
+            params = {"full_attention": params, "sliding_attention": self._parameters(local_theta, local_scaling)}
+        written["rope_parameters"] = params
+        return written
+
+
+@dataclass(frozen=True)
+class LayerTypes:
+    """Global and local layers from `layer_types` (or one window for every layer when `uniform`).
+
+    `nope`: where NoPE layers are read from: None (no NoPE), "global" (every full-attention layer, Cohere 2),
+    or "no_rope_layers" (LLaMA 4's per-layer 0/1 list).
+    """
+
+    window_key: str = "sliding_window"
+    uniform: bool = False  # Mistral: sliding_window applies to every layer, no layer_types
+    flag_key: str | None = None  # Qwen: use_sliding_window must be set for sliding layers to exist
+    nope: str | None = None
+
+    @property
+    def fields(self):
+        return ("layer_pattern", "local_attention", "sliding_window", "global_nope")
+
+    def read(self, config, notes):
+        window = getattr(config, self.window_key, None)
+        if self.uniform:
+            kinds = ["sliding_attention" if window is not None else "full_attention"]
+        else:
+            kinds = list(getattr(config, "layer_types", None) or ["full_attention"] * config.num_hidden_layers)
+            if window is None and any(k != "full_attention" for k in kinds):
+                raise NotExpressible(f"local layers in layer_types but no {self.window_key}")
+        unknown = sorted(set(kinds) - set(LAYER_TYPE_NAMES))
+        if unknown:
+            raise NotExpressible(f"layer_types {unknown} (known: {sorted(LAYER_TYPE_NAMES)})")
+        unit = _repeating_unit(kinds)
+        pattern = "".join(LAYER_TYPE_NAMES[k][0] for k in unit)
+        locals_ = {LAYER_TYPE_NAMES[k][1] for k in unit} - {None}
+        if len(locals_) > 1:
+            raise NotExpressible("both sliding and chunked layers in one model")
+        local = next(iter(locals_), None)
+        global_nope = False
+        if self.nope == "global":
+            global_nope = local is not None
+        elif self.nope == "no_rope_layers":
+            uses_rope = list(config.no_rope_layers)
+            nope_layers = [not r for r in uses_rope]
+            global_layers = [k == "full_attention" for k in kinds]
+            if any(nope_layers) and nope_layers != global_layers:
+                raise NotExpressible("no_rope_layers do not coincide with the full-attention layers")
+            global_nope = any(nope_layers)
+        return {"layer_pattern": pattern, "local_attention": local,
+                "sliding_window": window if local is not None else None, "global_nope": global_nope}
+
+    def write(self, values):
+        pattern, local = values["layer_pattern"], values["local_attention"]
+        n_layers = values["n_layers"]
+        written = {self.window_key: values["sliding_window"]}
+        if self.uniform:
+            return written
+        kinds = ["full_attention" if pattern[i % len(pattern)] == "G" else _LAYER_TYPE_OF_LOCAL[local]
+                 for i in range(n_layers)]
+        written["layer_types"] = kinds
+        if self.flag_key:
+            written[self.flag_key] = local is not None
+            written["max_window_layers"] = 0
+        if self.nope == "no_rope_layers":
+            written["no_rope_layers"] = [int(not (values["global_nope"] and k == "full_attention")) for k in kinds]
+        return written
+
+
+@dataclass(frozen=True)
+class QueryPreAttnScalar:
+    """Gemma 2/3 scale queries by query_pre_attn_scalar**-0.5: head_dim, or d_model / n_heads."""
+
+    key: str = "query_pre_attn_scalar"
+
+    @property
+    def fields(self):
+        return ("query_scale",)
+
+    def read(self, config, notes):
+        scalar = _get(config, self.key)
+        if scalar == config.head_dim:
+            return {"query_scale": "head_dim"}
+        if scalar == config.hidden_size / config.num_attention_heads:
+            return {"query_scale": "d_model_over_heads"}
+        raise NotExpressible(f"{self.key}={scalar} is neither head_dim nor hidden_size / num_attention_heads")
+
+    def write(self, values):
+        scalar = {"head_dim": values["head_dim"],
+                  "d_model_over_heads": values["d_model"] // values["n_heads"]}.get(values["query_scale"])
+        return {} if scalar is None else {self.key: scalar}
+
+
+@dataclass(frozen=True)
+class Experts:
+    """Routed experts: counts, top-k and width from config keys; the router and shared experts are the type's."""
+
+    n_experts: str
+    top_k: str
+    expert_d_ff: str
+    router: str
+    gate_input: str = "output"
+    n_shared_experts: int = 0
+    interleave_key: str | None = None  # LLaMA 4: interleave_moe_layer_step s, MoE on layers s-1, 2s-1, ...
+
+    @property
+    def fields(self):
+        return ("moe",)
+
+    def read(self, config, notes):
+        pattern = "M"
+        if self.interleave_key:
+            moe_layers = set(_get(config, "moe_layers"))
+            kinds = ["M" if i in moe_layers else "D" for i in range(config.num_hidden_layers)]
+            pattern = "".join(_repeating_unit(kinds))
+        return {"moe": {"n_experts": _get(config, self.n_experts), "experts_per_token": _get(config, self.top_k),
+                        "n_shared_experts": self.n_shared_experts, "expert_d_ff": _get(config, self.expert_d_ff),
+                        "router": self.router, "gate_input": self.gate_input, "moe_pattern": pattern}}
+
+    def write(self, values):
+        moe = values["moe"]
+        if moe is None:
+            return {}
+        written = {self.n_experts: moe["n_experts"], self.top_k: moe["experts_per_token"],
+                   self.expert_d_ff: moe["expert_d_ff"]}
+        pattern = moe["moe_pattern"]
+        if self.interleave_key and pattern == "D" * (len(pattern) - 1) + "M":
+            step = len(pattern)
+            written[self.interleave_key] = step
+            written["moe_layers"] = list(range(step - 1, values["n_layers"], step))
+        return written
+
+
+@dataclass(frozen=True)
+class FlaggedGroup:
+    """A nested spec field that is null unless `flag_key` is set; its members live under config keys."""
+
+    field: str
+    flag_key: str
+    keys: dict  # member -> config key
+    only_if: str | None = None  # another field that must be truthy for the group to apply (LLaMA 4: global_nope)
+
+    @property
+    def fields(self):
+        return (self.field,)
+
+    def read(self, config, notes):
+        applies = bool(_get(config, self.flag_key))
+        if self.only_if == "global_nope":
+            applies = applies and not all(_get(config, "no_rope_layers"))
+        return {self.field: {name: _get(config, key) for name, key in self.keys.items()} if applies else None}
+
+    def write(self, values):
+        group = values[self.field]
+        if group is None:
+            return {self.flag_key: False}
+        return {self.flag_key: True, **{key: group[name] for name, key in self.keys.items()}}
+
+
+@dataclass(frozen=True)
+class DenseWidth:
+    """d_ff of a model whose dense and expert MLPs have separate widths (LLaMA 4's intermediate_size_mlp):
+    with no dense layer, d_ff is the expert width (it sizes the shared expert)."""
+
+    dense_key: str
+    expert_key: str
+
+    @property
+    def fields(self):
+        return ("d_ff",)
+
+    def read(self, config, notes):
+        has_dense = len(set(_get(config, "moe_layers"))) < _get(config, "num_hidden_layers")
+        return {"d_ff": _get(config, self.dense_key if has_dense else self.expert_key)}
+
+    def write(self, values):
+        moe = values["moe"]
+        return {self.dense_key: values["d_ff"]} if moe and "D" in moe["moe_pattern"] else {}
+
+
+@dataclass(frozen=True)
+class HFType:
+    """One transformers model type: its config codecs, the class transformers builds it with, and weight names."""
+
+    model_type: str
+    model_class: str
+    codecs: tuple
+
+
+# ---- config tables -------------------------------------------------------------------------------------------
+
+def _decoder(**values) -> Fixed:
+    return fixed(arch="decoder", **values)
+
+
+_LLAMA_SIZES = (
+    Key("n_layers", "num_hidden_layers"), Key("d_model", "hidden_size"), Key("n_heads", "num_attention_heads"),
+    Key("n_kv_heads", "num_key_value_heads"), Key("head_dim", "head_dim"), Key("d_ff", "intermediate_size"),
+    Key("vocab_size", "vocab_size"), Key("context_length", "max_position_embeddings"),
+    Key("dropout", "attention_dropout"), Key("tied_embeddings", "tie_word_embeddings"),
+)
+_RMS_PRE = dict(norm="rmsnorm", norm_bias=False, norm_position="pre", final_norm=True, parallel_block=False,
+                embedding_norm=False)
+_Z_LOSS = Key("z_loss", "z_loss", default=None)  # a training setting no transformers config holds; kept verbatim
+
+_LLAMA = (*_LLAMA_SIZES, Key("norm_eps", "rms_norm_eps"), Activation("hidden_act", gated=True), _Z_LOSS)
+
+TYPES = {t.model_type: t for t in (
+    HFType("openai-gpt", "OpenAIGPTLMHeadModel", (
+        _decoder(norm="layernorm", norm_bias=True, norm_position="post", final_norm=False, parallel_block=False,
+                 embedding_norm=False, position="learned"),
+        Key("n_layers", "n_layer"), Key("d_model", "n_embd"), Key("n_heads", "n_head"), Key("n_kv_heads", "n_head"),
+        Quotient("head_dim", "n_embd", "n_head"), Width("d_ff", None, "n_embd"), Key("vocab_size", "vocab_size"),
+        Key("context_length", "n_positions"), Key("norm_eps", "layer_norm_epsilon"),
+        Key("dropout", "resid_pdrop", also=("embd_pdrop", "attn_pdrop")), Key("tied_embeddings", "tie_word_embeddings"),
+        Activation("afn", gated=False, names={**ACTIVATION_NAMES, "gelu": ("gelu", True)}, tanh_name="gelu"),
+        Biases(True, True, True), _Z_LOSS,
+    )),
+    HFType("bert", "BertForMaskedLM", (
+        fixed(arch="encoder", norm="layernorm", norm_bias=True, norm_position="post", final_norm=False,
+              parallel_block=False, embedding_norm=True, position="learned", output_head="transform",
+              output_bias=True),
+        Key("n_layers", "num_hidden_layers"), Key("d_model", "hidden_size"), Key("n_heads", "num_attention_heads"),
+        Key("n_kv_heads", "num_attention_heads"), Quotient("head_dim", "hidden_size", "num_attention_heads"),
+        Key("d_ff", "intermediate_size"), Key("vocab_size", "vocab_size"),
+        Key("context_length", "max_position_embeddings"), Key("norm_eps", "layer_norm_eps"),
+        Key("dropout", "hidden_dropout_prob", also=("attention_probs_dropout_prob",)),
+        Key("tied_embeddings", "tie_word_embeddings"), Key("token_types", "type_vocab_size"),
+        Activation("hidden_act", gated=False), Biases(True, True, True), _Z_LOSS,
+    )),
+    HFType("gpt2", "GPT2LMHeadModel", (
+        _decoder(norm="layernorm", norm_bias=True, norm_position="pre", final_norm=True, parallel_block=False,
+                 embedding_norm=False, position="learned"),
+        Key("n_layers", "n_layer"), Key("d_model", "n_embd"), Key("n_heads", "n_head"), Key("n_kv_heads", "n_head"),
+        Quotient("head_dim", "n_embd", "n_head"), Width("d_ff", "n_inner", "n_embd"), Key("vocab_size", "vocab_size"),
+        Key("context_length", "n_positions"), Key("norm_eps", "layer_norm_epsilon"),
+        Key("dropout", "resid_pdrop", also=("embd_pdrop", "attn_pdrop")), Key("tied_embeddings", "tie_word_embeddings"),
+        Activation("activation_function", gated=False), Biases(True, True, True),
+        Switch("scale_attn_weights", {True: {"query_scale": "head_dim"}, False: {"query_scale": "none"}}), _Z_LOSS,
+    )),
+    HFType("t5", "T5ForConditionalGeneration", (
+        fixed(arch="encoder-decoder", norm="rmsnorm", norm_bias=False, norm_position="pre", final_norm=True,
+              parallel_block=False, embedding_norm=False, position="relative-bias", query_scale="none"),
+        Key("n_layers", "num_decoder_layers"), Key("n_encoder_layers", "num_layers"), Key("d_model", "d_model"),
+        Key("n_heads", "num_heads"), Key("n_kv_heads", "num_heads"), Key("head_dim", "d_kv"), Key("d_ff", "d_ff"),
+        Key("vocab_size", "vocab_size"), Key("context_length", "n_positions", default=512),
+        Key("norm_eps", "layer_norm_epsilon"), Key("dropout", "dropout_rate"),
+        Key("relative_buckets", "relative_attention_num_buckets"),
+        Key("relative_max_distance", "relative_attention_max_distance"),
+        Activation("dense_act_fn", gated="is_gated_act", write_key="feed_forward_proj", gated_prefix="gated-"),
+        Biases(False, False, False),
+        # T5 v1 ties the output projection to the embeddings and rescales by d_model**-0.5 before it; v1.1 does
+        # neither. transformers 5 records the choice as scale_decoder_outputs (from the tie_word_embeddings kwarg).
+        Switch("scale_decoder_outputs", {
+            True: {"tied_embeddings": True, "output_multiplier": "inv_sqrt_d_model"},
+            False: {"tied_embeddings": False, "output_multiplier": 1.0}}, write_key="tie_word_embeddings"),
+        _Z_LOSS,
+    )),
+    HFType("gptj", "GPTJForCausalLM", (
+        _decoder(norm="layernorm", norm_bias=True, norm_position="pre", final_norm=True, parallel_block=True,
+                 embedding_norm=False, output_bias=True),
+        Key("n_layers", "n_layer"), Key("d_model", "n_embd"), Key("n_heads", "n_head"), Key("n_kv_heads", "n_head"),
+        Quotient("head_dim", "n_embd", "n_head"), Width("d_ff", "n_inner", "n_embd"), Key("vocab_size", "vocab_size"),
+        Key("context_length", "n_positions"), Key("norm_eps", "layer_norm_epsilon"),
+        Key("dropout", "resid_pdrop", also=("embd_pdrop", "attn_pdrop")), Key("tied_embeddings", "tie_word_embeddings"),
+        Activation("activation_function", gated=False), Biases(False, False, True),
+        Rope("interleaved", fraction="rotary_dim"), _Z_LOSS,
+    )),
+    HFType("gpt_neox", "GPTNeoXForCausalLM", (
+        _decoder(norm="layernorm", norm_bias=True, norm_position="pre", final_norm=True, embedding_norm=False),
+        Key("n_layers", "num_hidden_layers"), Key("d_model", "hidden_size"), Key("n_heads", "num_attention_heads"),
+        Key("n_kv_heads", "num_attention_heads"), Quotient("head_dim", "hidden_size", "num_attention_heads"),
+        Key("d_ff", "intermediate_size"), Key("vocab_size", "vocab_size"),
+        Key("context_length", "max_position_embeddings"), Key("norm_eps", "layer_norm_eps"),
+        Key("dropout", "hidden_dropout", also=("attention_dropout",)), Key("tied_embeddings", "tie_word_embeddings"),
+        Activation("hidden_act", gated=False), Biases("attention_bias", "attention_bias", True),
+        Switch("use_parallel_residual", {True: {"parallel_block": True, "parallel_shared_norm": False},
+                                         False: {"parallel_block": False, "parallel_shared_norm": True}}),
+        Rope("half", fraction="partial_rotary_factor"), _Z_LOSS,
+    )),
+    HFType("opt", "OPTForCausalLM", (
+        _decoder(norm="layernorm", norm_bias=True, norm_eps=1e-5, parallel_block=False, embedding_norm=False,
+                 position="learned", position_offset=2),
+        Key("n_layers", "num_hidden_layers"), Key("d_model", "hidden_size"), Key("n_heads", "num_attention_heads"),
+        Key("n_kv_heads", "num_attention_heads"), Quotient("head_dim", "hidden_size", "num_attention_heads"),
+        Key("d_ff", "ffn_dim"), Key("vocab_size", "vocab_size"), Key("context_length", "max_position_embeddings"),
+        Key("dropout", "dropout"), Key("tied_embeddings", "tie_word_embeddings"),
+        OptionalWidth("embedding_dim", "word_embed_proj_dim", "hidden_size"),
+        Activation("activation_function", gated=False), Biases("enable_bias", "enable_bias", "enable_bias"),
+        Switch("do_layer_norm_before", {True: {"norm_position": "pre", "final_norm": True},
+                                        False: {"norm_position": "post", "final_norm": False}}), _Z_LOSS,
+    )),
+    HFType("bloom", "BloomForCausalLM", (
+        _decoder(norm="layernorm", norm_bias=True, norm_position="pre", final_norm=True, parallel_block=False,
+                 embedding_norm=True, position="alibi", activation="gelu", gelu_tanh=True),
+        Key("n_layers", "n_layer"), Key("d_model", "hidden_size"), Key("n_heads", "n_head"), Key("n_kv_heads", "n_head"),
+        Quotient("head_dim", "hidden_size", "n_head"), Width("d_ff", None, "hidden_size"),
+        Key("vocab_size", "vocab_size"), Key("context_length", "seq_length", default=2048),
+        Key("norm_eps", "layer_norm_epsilon"), Key("dropout", "hidden_dropout", also=("attention_dropout",)),
+        Key("tied_embeddings", "tie_word_embeddings"), Biases(True, True, True), _Z_LOSS,
+    )),
+    HFType("llama", "LlamaForCausalLM", (
+        _decoder(**_RMS_PRE), *_LLAMA, Biases("attention_bias", "attention_bias", "mlp_bias"), Rope("half"),
+    )),
+    HFType("mistral", "MistralForCausalLM", (
+        _decoder(**_RMS_PRE), *_LLAMA, Biases(False, False, False), Rope("half"), LayerTypes(uniform=True),
+    )),
+    HFType("mixtral", "MixtralForCausalLM", (
+        _decoder(**_RMS_PRE), *_LLAMA, Biases(False, False, False), Rope("half"), LayerTypes(uniform=True),
+        Experts("num_local_experts", "num_experts_per_tok", "intermediate_size", "topk_softmax"),
+    )),
+    HFType("qwen2", "Qwen2ForCausalLM", (
+        _decoder(**_RMS_PRE), *_LLAMA, Biases(True, False, False), Rope("half"),
+        LayerTypes(flag_key="use_sliding_window"),
+    )),
+    HFType("qwen3", "Qwen3ForCausalLM", (
+        _decoder(**_RMS_PRE, qk_norm="head"), *_LLAMA, Biases("attention_bias", "attention_bias", False),
+        Rope("half"), LayerTypes(flag_key="use_sliding_window"),
+    )),
+    HFType("olmo2", "Olmo2ForCausalLM", (
+        _decoder(**{**_RMS_PRE, "norm_position": "reordered"}, qk_norm="projection"), *_LLAMA,
+        Biases("attention_bias", "attention_bias", False), Rope("half"),
+    )),
+    HFType("gemma", "GemmaForCausalLM", (
+        _decoder(**_RMS_PRE, norm_unit_offset=True, embedding_multiplier="sqrt_d_model"), *_LLAMA,
+        Biases("attention_bias", "attention_bias", False), Rope("half"),
+    )),
+    HFType("gemma2", "Gemma2ForCausalLM", (
+        _decoder(**{**_RMS_PRE, "norm_position": "double"}, norm_unit_offset=True, embedding_multiplier="sqrt_d_model"),
+        *_LLAMA_SIZES, Key("norm_eps", "rms_norm_eps"), Activation("hidden_activation", gated=True,
+                                                                   tanh_name="gelu_pytorch_tanh"), _Z_LOSS,
+        Biases("attention_bias", "attention_bias", False), Rope("half"), LayerTypes(), QueryPreAttnScalar(),
+        Key("attn_softcap", "attn_logit_softcapping"), Key("final_softcap", "final_logit_softcapping"),
+    )),
+    HFType("gemma3_text", "Gemma3ForCausalLM", (
+        _decoder(**{**_RMS_PRE, "norm_position": "double"}, norm_unit_offset=True, embedding_multiplier="sqrt_d_model",
+                 qk_norm="head"),
+        *_LLAMA_SIZES, Key("norm_eps", "rms_norm_eps"), Activation("hidden_activation", gated=True,
+                                                                   tanh_name="gelu_pytorch_tanh"), _Z_LOSS,
+        Biases("attention_bias", "attention_bias", False), Rope("half", per_layer_type=True), LayerTypes(),
+        QueryPreAttnScalar(), Key("attn_softcap", "attn_logit_softcapping"),
+        Key("final_softcap", "final_logit_softcapping"),
+    )),
+    HFType("cohere", "CohereForCausalLM", (
+        _decoder(norm="layernorm", norm_bias=False, norm_position="pre", final_norm=True, parallel_block=True,
+                 embedding_norm=False),
+        *_LLAMA_SIZES, Key("norm_eps", "layer_norm_eps"), Activation("hidden_act", gated=True), _Z_LOSS,
+        Key("output_multiplier", "logit_scale"), Biases("attention_bias", "attention_bias", False),
+        Rope("interleaved"), Switch("use_qk_norm", {True: {"qk_norm": "head_unshared"}, False: {"qk_norm": "none"}}),
+    )),
+    HFType("cohere2", "Cohere2ForCausalLM", (
+        _decoder(norm="layernorm", norm_bias=False, norm_position="pre", final_norm=True, parallel_block=True,
+                 embedding_norm=False),
+        *_LLAMA_SIZES, Key("norm_eps", "layer_norm_eps"), Activation("hidden_act", gated=True), _Z_LOSS,
+        Key("output_multiplier", "logit_scale"), Biases("attention_bias", "attention_bias", False),
+        Rope("interleaved"), LayerTypes(nope="global"),
+    )),
+    HFType("llama4_text", "Llama4ForCausalLM", (
+        _decoder(**_RMS_PRE), *_LLAMA_SIZES[:5], DenseWidth("intermediate_size_mlp", "intermediate_size"),
+        *_LLAMA_SIZES[6:],
+        Key("norm_eps", "rms_norm_eps"), Activation("hidden_act", gated=True), _Z_LOSS,
+        Biases("attention_bias", "attention_bias", False), Rope("interleaved"),
+        LayerTypes(window_key="attention_chunk_size", nope="no_rope_layers"),
+        Switch("use_qk_norm", {True: {"qk_norm": "l2"}, False: {"qk_norm": "none"}}),
+        Experts("num_local_experts", "num_experts_per_tok", "intermediate_size", "topk_sigmoid", gate_input="input",
+                n_shared_experts=1, interleave_key="interleave_moe_layer_step"),
+        FlaggedGroup("nope_query_temperature", "attn_temperature_tuning", {"floor_scale": "floor_scale",
+                                                                          "scale": "attn_scale"}, only_if="global_nope"),
+    )),
+)}
+
+# The order in which a spec is matched to a type: the plainest reference that expresses it wins.
+TYPE_ORDER = ("llama", "mistral", "mixtral", "qwen2", "qwen3", "olmo2", "gemma", "gemma2", "gemma3_text", "cohere",
+              "cohere2", "llama4_text", "gpt2", "openai-gpt", "gptj", "gpt_neox", "opt", "bloom", "bert", "t5")

@@ -1,0 +1,65 @@
+import math
+
+import pytest
+import torch
+
+from builder.mlp import MLP, MoE, ROUTERS, activation_fn
+from tests.builder.helpers import tiny_arch
+from zoo.schema import Router
+
+
+def test_gelu_variants_match_their_formulas():
+    x = torch.linspace(-4, 4, 101, dtype=torch.float64)
+    exact = activation_fn(tiny_arch(activation="gelu"))(x)
+    tanh = activation_fn(tiny_arch(activation="gelu", gelu_tanh=True))(x)
+    torch.testing.assert_close(exact, 0.5 * x * (1 + torch.erf(x / math.sqrt(2))))
+    torch.testing.assert_close(tanh, 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3))))
+    assert (exact - tanh).abs().max() > 1e-5
+
+
+@pytest.mark.parametrize("activation, base", [("swiglu", torch.nn.functional.silu), ("reglu", torch.relu),
+                                              ("geglu", torch.nn.functional.gelu)])
+def test_gated_mlp_multiplies_activated_gate_by_up(activation, base):
+    mlp = MLP(tiny_arch(activation=activation), 16)
+    x = torch.randn(3, 32)
+    expected = mlp.down_proj(base(mlp.gate_proj(x)) * mlp.up_proj(x))
+    torch.testing.assert_close(mlp(x), expected)
+
+
+def test_plain_mlp_has_no_gate_and_mlp_bias_overrides_linear_bias():
+    mlp = MLP(tiny_arch(activation="relu", mlp_bias=True), 16)
+    assert mlp.gate_proj is None and mlp.up_proj.bias is not None and mlp.down_proj.bias is not None
+
+
+def test_routers_against_their_definitions():
+    logits = torch.tensor([[2.0, 1.0, 0.5, -1.0]])
+    weights, index = ROUTERS[Router.topk_softmax](logits, 2)
+    assert index.tolist() == [[0, 1]]
+    torch.testing.assert_close(weights, torch.tensor([[math.e / (math.e + 1), 1 / (math.e + 1)]]))
+    weights, _ = ROUTERS[Router.softmax_topk](logits, 2)
+    torch.testing.assert_close(weights, logits.softmax(-1)[:, :2])
+    weights, _ = ROUTERS[Router.topk_sigmoid](logits, 1)
+    torch.testing.assert_close(weights, torch.sigmoid(torch.tensor([[2.0]])))
+
+
+@pytest.mark.parametrize("router, gate_input", [("topk_softmax", "output"), ("softmax_topk", "output"),
+                                                ("topk_sigmoid", "input")])
+def test_moe_equals_a_per_token_loop(router, gate_input):
+    moe_spec = {"n_experts": 4, "experts_per_token": 2, "n_shared_experts": 1, "expert_d_ff": 16,
+                "router": router, "gate_input": gate_input}
+    torch.manual_seed(0)
+    moe = MoE(tiny_arch(moe=moe_spec))
+    for tensor in (moe.experts.gate_proj, moe.experts.up_proj, moe.experts.down_proj):
+        torch.nn.init.normal_(tensor, std=0.2)
+    x = torch.randn(2, 5, 32)
+    expected = torch.zeros(10, 32)
+    for t, token in enumerate(x.reshape(10, 32)):
+        weights, chosen = ROUTERS[Router(router)](moe.router(token[None]), 2)
+        for weight, expert in zip(weights[0], chosen[0]):
+            e = int(expert)
+            if gate_input == "input":
+                expected[t] += moe.experts(token[None] * weight, e)[0]
+            else:
+                expected[t] += weight * moe.experts(token[None], e)[0]
+        expected[t] += moe.shared_experts(token)
+    torch.testing.assert_close(moe(x), expected.reshape(2, 5, 32), atol=1e-6, rtol=1e-5)
