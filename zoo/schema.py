@@ -154,8 +154,8 @@ class RopeScaling(_Strict):
         needed = ("low_freq_factor", "high_freq_factor", "original_context_length")
         if self.kind is RopeScalingKind.llama3:
             self._check((name, f"llama3 rope scaling needs {name}") for name in needed if getattr(self, name) is None)
-            if self.low_freq_factor >= self.high_freq_factor:
-                self._check([("low_freq_factor", "low_freq_factor must be smaller than high_freq_factor")])
+            if self.low_freq_factor > self.high_freq_factor:  # equal factors: a plain step, no smoothed band
+                self._check([("low_freq_factor", "low_freq_factor must not exceed high_freq_factor")])
         else:
             self._check((name, f"{name} applies only to llama3 rope scaling")
                         for name in needed if getattr(self, name) is not None)

@@ -76,6 +76,10 @@ def test_rope_scaling_rules():
     assert parse_record(with_architecture(rope_scaling=llama3)).architecture.rope_scaling.factor == 8.0
     assert "llama3 rope scaling needs original_context_length" in problems(
         with_architecture(rope_scaling={k: v for k, v in llama3.items() if k != "original_context_length"}))
+    step = {**llama3, "high_freq_factor": 1.0}
+    assert parse_record(with_architecture(rope_scaling=step)).architecture.rope_scaling.high_freq_factor == 1.0
+    assert "low_freq_factor must not exceed high_freq_factor" in problems(
+        with_architecture(rope_scaling={**llama3, "low_freq_factor": 5.0}))
     assert "rope_scaling.low_freq_factor: low_freq_factor applies only to llama3 rope scaling" in problems(
         with_architecture(rope_scaling={**llama3, "kind": "linear"}))
 
