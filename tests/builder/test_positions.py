@@ -75,7 +75,7 @@ def test_rope_dot_products_depend_only_on_relative_position(layout, fraction):
 
     first = rotated(q, 7) @ rotated(k, 3)
     shifted = rotated(q, 107) @ rotated(k, 103)
-    assert first.item() == pytest.approx(shifted.item(), rel=1e-9)
+    assert first.item() == pytest.approx(shifted.item(), rel=1e-5)  # cos/sin tables are float32
     assert not torch.allclose(rotated(q, 5), q)
     torch.testing.assert_close(rotated(q, 5).norm(), q.norm())
     torch.testing.assert_close(rotated(q, 5)[int(16 * fraction):], q[int(16 * fraction):])
