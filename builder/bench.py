@@ -16,7 +16,6 @@ import datetime as dt
 import json
 import statistics
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -25,7 +24,7 @@ import torch
 from builder.accounting import kv_cache_bytes_per_token, param_counts
 from builder.construct import build
 from builder.devices import DTYPES, DeviceError, PeakMemory, device_name, mfu, resolve_device
-from builder.flops import MODES, decode_flops_per_token, flop_breakdown
+from builder.flops import MODES, attention_flop_counter, decode_flops_per_token, flop_breakdown
 from builder.variants import Variant, VariantError, resolve_variant
 from zoo.schema import Arch, Architecture
 
@@ -212,19 +211,19 @@ def measured_kv_bytes_per_token(model, device: torch.device) -> int | None:
     return cached // length
 
 
-def attention_kernels(workload: Workload) -> dict[str, int]:
-    """The attention kernels one step dispatches (aten SDPA variants, flex_attention), counted by name.
+def counted_flops(model, seq: int, device: torch.device) -> tuple[float, dict[str, int]]:
+    """FLOPs per token FlopCounterMode counts for one forward of a batch-1 sequence, total and by aten op.
 
-    With the builder's per-layer backend names this shows what actually ran: a math or unfused kernel
-    where flash was expected is visible, not silent.
+    The ops name the kernels that ran (the SDPA variant, flex_attention, or the bmm of eager attention),
+    which with the builder's per-layer backend names shows whether attention ran fused. Compiled code is
+    run eagerly under the counter, so this uses the uncompiled model.
     """
-    from torch.profiler import ProfilerActivity, profile
-
-    workload.prepare()
-    with profile(activities=[ProfilerActivity.CPU]) as profiler:
-        workload.run()
-    names = (event.name for event in profiler.events())
-    return dict(Counter(n for n in names if n.startswith("aten::_scaled_dot_product") or "flex_attention" in n))
+    inputs = model_inputs(model.spec, 1, seq, device, seed=0)
+    counter = attention_flop_counter()
+    with torch.inference_mode(), counter:
+        model(**inputs)
+    by_op = {str(op): int(n) for op, n in counter.get_flop_counts()["Global"].items()}
+    return counter.get_total_flops() / seq, by_op
 
 
 # ----- running
@@ -427,6 +426,7 @@ def _result(run: _Run, variant: Variant, device: torch.device, timing: Timing, p
     config, model, arch = run.config, run.model, variant.architecture
     flops, parts = _flops_per_token(config, arch)
     counts = param_counts(arch)
+    counted, by_op = counted_flops(model, config.prompt if config.mode == "decode" else config.seq, device)
     details = {
         "variant": variant.name,
         "scale": config.scale,
@@ -439,7 +439,8 @@ def _result(run: _Run, variant: Variant, device: torch.device, timing: Timing, p
         "params_active": counts.active,
         "flops_breakdown_per_token": parts,
         "attention_backends": model.attention_backends(),
-        "attention_kernels": attention_kernels(run.workload),
+        "flops_per_token_counted_forward": counted,
+        "counted_flops_by_op": by_op,
         "peak_memory": "torch.cuda.max_memory_allocated" if device.type == "cuda" else f"RSS high-water mark ({peak.scope})",
         "threads": torch.get_num_threads(),
         "seed": config.seed,
