@@ -32,3 +32,7 @@ def register_commands(commands: argparse._SubParsersAction) -> None:
     build.add_argument("--scale", help="a proxy: tiny, small, 1b or a parameter count")
     build.add_argument("--device", default="meta", help="meta (default, no memory), cpu or cuda")
     build.set_defaults(run=cmd_build)
+
+    from builder.bench_cli import register_bench
+
+    register_bench(commands)

@@ -1,0 +1,178 @@
+"""`zoo bench`: time a catalogued architecture (or a counterfactual of it) and store the result in the catalog.
+
+    zoo bench llama-2-7b --scale tiny --mode train
+    zoo bench --all --scale small --device cpu --mode forward
+    zoo bench --compare "llama-2-7b:norm_position=post" llama-2-7b --scale tiny
+    zoo bench --stored llama-2-7b                      # rows stored so far
+
+Each run prints a table (or JSON with --json) and stores one complete row; a run that fails stores nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+DISPLAY_COLUMNS = ("spec", "mode", "batch", "seq", "dtype", "device", "step_ms", "iqr_ms", "tokens_per_s",
+                   "gflop_per_token", "achieved", "mfu", "peak_memory", "kv_bytes_per_token", "attention")
+
+
+def _fmt_bytes(n: int | None) -> str:
+    if n is None:
+        return "-"
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
+
+
+def _fmt_rate(flops_per_s: float | None) -> str:
+    if flops_per_s is None:
+        return "-"
+    return f"{flops_per_s / 1e12:.1f} TFLOP/s" if flops_per_s >= 1e12 else f"{flops_per_s / 1e9:.2f} GFLOP/s"
+
+
+def _attention_summary(details: dict) -> str:
+    """'sdpa x3, eager x1': how many attention modules ran on each backend."""
+    counts: dict[str, int] = {}
+    for backend in details.get("attention_backends", {}).values():
+        counts[backend] = counts.get(backend, 0) + 1
+    return ", ".join(f"{name} x{n}" for name, n in sorted(counts.items())) or "-"
+
+
+def display_row(row: dict) -> dict:
+    """A stored benchmark row as the strings the table shows."""
+    details = row.get("details") or {}
+    kv, kv_measured = row.get("kv_cache_bytes_per_token"), row.get("kv_cache_bytes_per_token_measured")
+    return {
+        "spec": details.get("variant", row["key"]),
+        "mode": row["mode"],
+        "batch": str(row["batch"]),
+        "seq": f"{details['prompt']}+{details['new']}" if row["mode"] == "decode" and "prompt" in details else str(row["seq"]),
+        "dtype": row["dtype"] + (" compiled" if row["compiled"] else ""),
+        "device": row["device_name"] or row["device"],
+        "step_ms": f"{row['step_time_median_s'] * 1e3:.2f}",
+        "iqr_ms": f"{row['step_time_iqr_s'] * 1e3:.2f}",
+        "tokens_per_s": f"{row['tokens_per_s']:,.0f}",
+        "gflop_per_token": f"{row['flops_per_token'] / 1e9:.4g}",
+        "achieved": _fmt_rate(row["achieved_flops_per_s"]),
+        "mfu": "-" if row["mfu"] is None else f"{row['mfu']:.1%}",
+        "peak_memory": _fmt_bytes(row["peak_memory_bytes"]),
+        "kv_bytes_per_token": "-" if kv is None else f"{kv:,} (measured {kv_measured:,})",
+        "attention": _attention_summary(details),
+    }
+
+
+def render_table(rows: list[dict], columns=DISPLAY_COLUMNS) -> str:
+    cells = [[display_row(row)[c] for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)), "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in cells]
+    return "\n".join(lines)
+
+
+def _progress(done: int, total: int, label: str, width: int = 24) -> str:
+    filled = round(width * done / total)
+    return f"[{'#' * filled}{'-' * (width - filled)}] {done}/{total} {label}"
+
+
+def _config(args, spec: str):
+    from builder.bench import BenchConfig
+
+    dtype = args.dtype or ("bf16" if args.device.startswith("cuda") else "fp32")
+    return BenchConfig(spec=spec, scale=args.scale, device=args.device, dtype=dtype, mode=args.mode,
+                       batch=args.batch, seq=args.seq, prompt=args.prompt, new=args.new, compile=args.compile,
+                       warmup=args.warmup, iters=args.iters, seed=args.seed)
+
+
+def _store(catalog, results) -> list[dict]:
+    return [catalog.add_benchmark(result.row()).model_dump() for result in results]
+
+
+def _print(rows: list[dict], as_json: bool, compare: bool = False) -> None:
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    print(render_table(rows))
+    if compare and len(rows) > 1:
+        base = rows[-1]
+        for row in rows[:-1]:
+            ratio = row["tokens_per_s"] / base["tokens_per_s"]
+            print(f"\n{display_row(row)['spec']}: {ratio:.3f}x the tokens/s of {display_row(base)['spec']}")
+
+
+def cmd_bench(args) -> int:
+    from zoo.catalog import Catalog
+    from zoo.cli import UsageError
+
+    from builder.bench import BenchError, run_benchmark, run_benchmarks
+
+    chosen = [bool(args.key), args.all, bool(args.compare)]
+    if args.stored:
+        frame = Catalog(args.db).benchmarks(key=args.key)
+        rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
+        if not rows:
+            print(f"no stored benchmarks{' of ' + args.key if args.key else ''}", file=sys.stderr)
+            return 1
+        _print(rows, args.json)
+        return 0
+    if sum(chosen) != 1:
+        raise UsageError("bench takes exactly one of KEY, --all or --compare SPEC SPEC...")
+    catalog = Catalog(args.db)
+    try:
+        if args.compare:
+            if len(args.compare) < 2:
+                raise UsageError("--compare takes at least two specs, e.g. --compare 'llama-2-7b:norm_position=post' llama-2-7b")
+            _print(_store(catalog, run_benchmarks([_config(args, spec) for spec in args.compare])), args.json, compare=True)
+            return 0
+        if args.key:
+            _print(_store(catalog, [run_benchmark(_config(args, args.key))]), args.json)
+            return 0
+    except BenchError as error:
+        raise UsageError(str(error)) from None
+    return _bench_all(args, catalog)
+
+
+def _bench_all(args, catalog) -> int:
+    """Every catalogued record in turn; a failing record is reported and skipped, the exit says so."""
+    from builder.bench import BenchError, run_benchmark
+
+    keys = catalog.keys()
+    rows, failures = [], []
+    for done, key in enumerate(keys):
+        print(_progress(done, len(keys), key), file=sys.stderr, flush=True)
+        try:
+            rows += _store(catalog, [run_benchmark(_config(args, key))])
+        except BenchError as error:
+            failures.append(str(error))
+            print(f"  failed: {error}", file=sys.stderr)
+    print(_progress(len(keys), len(keys), "done"), file=sys.stderr)
+    if rows:
+        _print(rows, args.json)
+    for failure in failures:
+        print(f"zoo bench: {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def register_bench(commands: argparse._SubParsersAction) -> None:
+    bench = commands.add_parser("bench", help="time a model (forward, train step or decode) and store the result",
+                                description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    bench.add_argument("key", nargs="?", help="record key, optionally with overrides: KEY:FIELD=VALUE[,FIELD=VALUE]")
+    bench.add_argument("--all", action="store_true", help="every catalogued record, one after another")
+    bench.add_argument("--compare", nargs="+", metavar="SPEC", help="time these specs interleaved, side by side")
+    bench.add_argument("--stored", action="store_true", help="print stored rows (of KEY, or all) instead of running")
+    bench.add_argument("--scale", choices=("tiny", "small", "1b"), help="time a scaled proxy (default: full size)")
+    bench.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
+    bench.add_argument("--dtype", choices=("fp32", "bf16", "fp16"), help="default: bf16 on cuda, fp32 on cpu")
+    bench.add_argument("--mode", choices=("forward", "train", "decode"), default="forward")
+    bench.add_argument("--batch", type=int, default=4)
+    bench.add_argument("--seq", type=int, default=128, help="tokens per sequence (forward, train)")
+    bench.add_argument("--prompt", type=int, default=64, help="prompt tokens prefilled before timing (decode)")
+    bench.add_argument("--new", type=int, default=32, help="tokens generated per timed iteration (decode)")
+    bench.add_argument("--compile", action="store_true", help="torch.compile the model")
+    bench.add_argument("--warmup", type=int, default=2, help="untimed iterations first (default 2)")
+    bench.add_argument("--iters", type=int, default=10, help="timed iterations (default 10)")
+    bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument("--json", action="store_true", help="print the stored rows as JSON")
+    bench.set_defaults(run=cmd_bench)
