@@ -1,0 +1,82 @@
+"""Benchmarks: the measured runs stored in the catalog, as a table and as throughput, MFU and memory charts."""
+
+import streamlit as st
+
+from dashboard import charts
+from dashboard.data import OPEN_ERRORS, benchmarks_frame, models_or_stop, show_open_error
+
+st.title("Benchmarks")
+st.caption("Runs measured with `zoo bench` and stored in the catalog, newest first.")
+
+models = models_or_stop()
+try:
+    runs = benchmarks_frame()
+except OPEN_ERRORS as error:
+    show_open_error(error)
+    st.stop()
+
+if runs.empty:
+    st.info("No benchmark runs are stored in this catalog yet.", icon=":material/speed:")
+    st.markdown("Time a scaled proxy of any catalogued model; each run is stored and appears here:")
+    example = models["key"].iloc[-1] if not models.empty else "KEY"
+    st.code(f"zoo bench {example} --scale tiny --device cpu --mode forward\n"
+            "zoo bench --all --scale small --device cpu --mode forward", language="bash")
+    st.stop()
+
+names = dict(zip(models["key"], models["name"]))
+runs = runs.assign(
+    model=runs["key"].map(names).fillna(runs["key"]),
+    run=lambda f: f["model"] + (" · " + f["variant"]).where(f["variant"] != "", ""),
+    where=runs["device_name"].where(runs["device_name"] != "", runs["device"]),
+)
+left, right = st.columns(2)
+with left:
+    modes = sorted(runs["mode"].unique())
+    mode = st.segmented_control("Mode", modes, default=modes[0], key="mode", bind="query-params", required=True)
+with right:
+    devices = sorted(runs["where"].unique())
+    chosen = st.pills("Device", devices, selection_mode="multi", key="device", bind="query-params",
+                      help="Select none to show every device.")
+shown = runs[(runs["mode"] == mode) & runs["where"].isin(chosen or devices)]
+if shown.empty:
+    st.info("No stored runs match these filters.", icon=":material/filter_alt_off:")
+    st.stop()
+
+st.caption(f"{len(shown)} of {len(runs)} runs.")
+details = [charts.alt.Tooltip("batch:Q", title="Batch"), charts.alt.Tooltip("seq:Q", title="Sequence"),
+           charts.alt.Tooltip("dtype:N", title="dtype"), charts.alt.Tooltip("created_at:N", title="Measured")]
+first, second, third = st.columns(3)
+height = 34 * shown["run"].nunique() + 60
+with first:
+    st.subheader("Throughput")
+    st.altair_chart(charts.grouped_bars(shown, "tokens_per_s", "Tokens per second", "where", "Device",
+                                        category="run", category_title="Run", value_format=",.0f",
+                                        extra_tooltip=details).properties(height=height), width="stretch")
+with second:
+    st.subheader("Model FLOPs utilisation")
+    mfu = shown.dropna(subset=["mfu"])
+    if mfu.empty:
+        st.info("No MFU for these runs: it needs a device with a known peak (CPU runs have none).", icon=":material/info:")
+    else:
+        st.altair_chart(charts.grouped_bars(mfu, "mfu", "MFU (share of peak FLOP/s)", "where", "Device",
+                                            category="run", category_title="Run", value_format=".1%",
+                                            extra_tooltip=details).properties(height=height), width="stretch")
+with third:
+    st.subheader("Peak memory")
+    memory = shown.dropna(subset=["peak_memory_bytes"]).assign(
+        peak_gib=lambda f: f["peak_memory_bytes"].astype(float) / 2**30)
+    if memory.empty:
+        st.info("No peak memory recorded for these runs.", icon=":material/info:")
+    else:
+        st.altair_chart(charts.grouped_bars(memory, "peak_gib", "Peak memory (GiB)", "where", "Device",
+                                            category="run", category_title="Run", value_format=".2f",
+                                            extra_tooltip=details).properties(height=height), width="stretch")
+
+st.subheader("Stored runs")
+st.dataframe(shown[["model", "variant", "mode", "batch", "seq", "dtype", "compiled", "where", "torch_version",
+                    "tokens_per_s", "step_time_median_s", "mfu", "peak_memory_bytes", "kv_cache_bytes_per_token",
+                    "kv_cache_bytes_per_token_measured", "created_at"]],
+             hide_index=True, width="stretch", key="runs_table",
+             column_config={"where": "Device", "tokens_per_s": st.column_config.NumberColumn("Tokens/s", format="%.0f"),
+                            "mfu": st.column_config.NumberColumn("MFU", format="percent"),
+                            "peak_memory_bytes": st.column_config.NumberColumn("Peak memory", format="bytes")})
