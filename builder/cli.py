@@ -36,3 +36,7 @@ def register_commands(commands: argparse._SubParsersAction) -> None:
     from builder.bench_cli import register_bench
 
     register_bench(commands)
+
+    from builder.hf_cli import register_import_hf
+
+    register_import_hf(commands)

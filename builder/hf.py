@@ -22,8 +22,8 @@ from pydantic_core import PydanticUndefined
 from builder.hf_tables import TYPE_ORDER, TYPES, Fixed, HFType, NotExpressible
 from zoo.schema import ARCHITECTURE_FIELDS, Architecture, ModelRecord
 
-__all__ = ["NotExpressible", "WeightLoadError", "hf_config_from_spec", "hf_model", "hf_model_type", "load_hf_weights",
-           "read_hf_config", "spec_from_hf"]
+__all__ = ["NotExpressible", "WeightLoadError", "as_hf_config", "hf_config_from_spec", "hf_model", "hf_model_type",
+           "load_hf_weights", "read_hf_config", "spec_from_hf"]
 
 
 def _codecs(hf_type: HFType) -> tuple:
@@ -43,7 +43,7 @@ def _codecs(hf_type: HFType) -> tuple:
     return (*hf_type.codecs, Fixed(left))
 
 
-def _as_config(config):
+def as_hf_config(config):
     """A transformers config from a config object, a config.json path (or its directory) or a parsed dict."""
     from transformers import CONFIG_MAPPING, PretrainedConfig
 
@@ -78,7 +78,7 @@ def _read(hf_type: HFType, config) -> tuple[Architecture, dict[str, str]]:
 
 def read_hf_config(config) -> tuple[str, Architecture, dict[str, str]]:
     """(model type, spec, {field: why its value is a placeholder}) for a config; see spec_from_hf."""
-    config = _as_config(config)
+    config = as_hf_config(config)
     spec, notes = _read(TYPES[config.model_type], config)
     return config.model_type, spec, notes
 
@@ -176,7 +176,7 @@ def hf_model(config, device: Any = "meta"):
     import torch
     import transformers
 
-    config = _as_config(config)
+    config = as_hf_config(config)
     model_class = getattr(transformers, TYPES[config.model_type].model_class)
     with torch.device(device):
         return model_class(config)

@@ -1,0 +1,108 @@
+"""`zoo import-hf config.json [--key KEY]`: a draft spec from a transformers config, for a person to finish.
+
+The architecture and params_reference (transformers' own count on the meta device) come from the config.
+What a config cannot say (name, organisation, release month, sources, published figures, training facts)
+is filled with values that pass `zoo validate` and carry the word PLACEHOLDER, so `grep PLACEHOLDER` lists
+every line left to research.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import re
+from pathlib import Path
+
+PLACEHOLDER = "PLACEHOLDER"
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return json.dumps(value)  # a TOML basic string
+
+
+def _table(values: dict) -> list[str]:
+    return [f"{json.dumps(name) if '.' in name else name} = {_toml_value(value)}"
+            for name, value in values.items() if value is not None and not isinstance(value, dict)]
+
+
+def _default_key(config_path: Path, config: dict) -> str:
+    name = config.get("_name_or_path") or (config_path.parent.name if config_path.is_file() else config_path.name)
+    return re.sub(r"[^a-z0-9._-]+", "-", name.rsplit("/", 1)[-1].lower()).strip("-._") or "imported-model"
+
+
+def draft_spec(config_path: str | Path, key: str | None = None) -> tuple[str, str]:
+    """(key, TOML text) of a draft spec for a config.json (or a directory holding one)."""
+    from builder.hf import as_hf_config, hf_model, read_hf_config
+    from builder.hf_tables import TYPES
+
+    path = Path(config_path)
+    config = json.loads((path / "config.json" if path.is_dir() else path).read_text(encoding="utf-8"))
+    hf_config = as_hf_config(config)
+    model_type, arch, placeholders = read_hf_config(hf_config)
+    key = key or _default_key(path, config)
+    params = sum(p.numel() for p in hf_model(hf_config, device="meta").parameters())
+    model_class = TYPES[model_type].model_class
+    today = _dt.date.today()
+    architecture = arch.model_dump(mode="json", exclude_defaults=True)
+    lines = [
+        f"# Draft imported from {path.name} ({model_type}) by `zoo import-hf`.",
+        f"# Every value marked {PLACEHOLDER} is not in a config.json: replace it before publishing.",
+        f'key = "{key}"',
+        f'name = "{key} ({PLACEHOLDER}: the published name)"',
+        f'family = "{PLACEHOLDER}: family"',
+        f'organization = "{PLACEHOLDER}: organization"',
+        f'released = "{today.year:04d}-{today.month:02d}"  # {PLACEHOLDER}: the release month',
+        f"params_reference = {params}",
+        "multilingual = false  # " + PLACEHOLDER + ": trained for many languages?",
+        f'notes = "{PLACEHOLDER}: what is unusual about this architecture"',
+        "",
+        "[architecture]",
+        *_table(architecture),
+    ]
+    for nested in ("rope_scaling", "moe", "nope_query_temperature"):
+        if architecture.get(nested):
+            lines += ["", f"[architecture.{nested}]", *_table(architecture[nested])]
+    lines += ["", "[training]", "", "[citations]",
+              f'params_reference = "transformers {model_class} at this config.json, counted on the meta device: {params:,}"']
+    if placeholders:
+        lines += ["", "[assumed]", *(f'{field} = "{PLACEHOLDER}: {why}"' for field, why in placeholders.items())]
+    lines += ["", "[unpublished]",
+              *(f'{field} = "{PLACEHOLDER}: not in config.json"'
+                for field in ("params_published", "training_tokens", "weight_decay", "optimizer")),
+              "", "[[sources]]", f'url = "https://huggingface.co/{config.get("_name_or_path") or PLACEHOLDER}"',
+              'kind = "config"', f'title = "{PLACEHOLDER}: the config.json this draft was imported from"', ""]
+    return key, "\n".join(lines)
+
+
+def cmd_import_hf(args) -> int:
+    from zoo.cli import UsageError
+    from zoo.specfile import load_spec, specs_dir
+
+    from builder.hf import NotExpressible
+
+    try:
+        key, text = draft_spec(args.config, args.key)
+    except (NotExpressible, FileNotFoundError, json.JSONDecodeError) as error:
+        raise UsageError(f"import-hf: {error}") from None
+    target = Path(args.specs or specs_dir()) / f"{key}.toml"
+    if target.exists() and not args.force:
+        raise UsageError(f"import-hf: {target} exists (pass --force to overwrite)")
+    target.write_text(text, encoding="utf-8")
+    load_spec(target)  # the draft must validate as written
+    left = sum(PLACEHOLDER in line for line in text.splitlines() if not line.startswith("#"))
+    print(f"wrote {target}; {left} lines marked {PLACEHOLDER} are left for a person to fill in")
+    return 0
+
+
+def register_import_hf(commands: argparse._SubParsersAction) -> None:
+    command = commands.add_parser("import-hf", help="write a draft spec from a transformers config.json")
+    command.add_argument("config", help="config.json, or the directory holding it")
+    command.add_argument("--key", help="the new record's key (default: from the config's name or directory)")
+    command.add_argument("--specs", help="directory to write KEY.toml into (default: the bundled specs)")
+    command.add_argument("--force", action="store_true", help="overwrite an existing spec file")
+    command.set_defaults(run=cmd_import_hf)

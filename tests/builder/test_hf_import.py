@@ -1,0 +1,52 @@
+"""`zoo import-hf`: a config.json becomes a draft spec that validates, with what a config cannot say marked."""
+
+import json
+
+from builder.hf import hf_config_from_spec
+from builder.hf_tables import TYPES
+from zoo.cli import main
+from zoo.specfile import load_spec
+
+
+def _config_dir(tmp_path, key):
+    directory = tmp_path / key
+    hf_config_from_spec(key).save_pretrained(directory)
+    return directory
+
+
+def test_draft_validates_and_holds_the_records_architecture(tmp_path, capsys):
+    from zoo import Catalog
+
+    config = _config_dir(tmp_path, "gemma-3-27b") / "config.json"
+    assert main(["import-hf", str(config), "--key", "gemma-draft", "--specs", str(tmp_path)]) == 0
+    draft = load_spec(tmp_path / "gemma-draft.toml")
+    record = Catalog().get("gemma-3-27b")
+    assert draft.architecture == record.architecture
+    assert draft.params_reference == record.params_reference
+    text = (tmp_path / "gemma-draft.toml").read_text()
+    for placeholder in ("family", "organization", "release month", "params_published", "the config.json"):
+        assert any("PLACEHOLDER" in line and placeholder in line for line in text.splitlines())
+    assert "lines marked PLACEHOLDER" in capsys.readouterr().out
+
+
+def test_values_the_config_lacks_are_marked_assumed(tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"model_type": "bloom", "n_layer": 2, "hidden_size": 64, "n_head": 4,
+                                  "vocab_size": 100}))
+    assert main(["import-hf", str(config), "--key", "tiny-bloom", "--specs", str(tmp_path)]) == 0
+    draft = load_spec(tmp_path / "tiny-bloom.toml")
+    assert draft.architecture.context_length == 2048
+    assert draft.assumed["context_length"].startswith("PLACEHOLDER")
+
+
+def test_existing_files_and_unknown_types_are_one_line_errors(tmp_path, capsys):
+    config = _config_dir(tmp_path, "llama-2-7b")
+    args = ["import-hf", str(config), "--key", "draft", "--specs", str(tmp_path)]
+    assert main(args) == 0
+    assert main(args) == 2
+    assert "exists (pass --force to overwrite)" in capsys.readouterr().err
+    assert main([*args, "--force"]) == 0
+    (tmp_path / "mamba.json").write_text(json.dumps({"model_type": "mamba"}))
+    assert main(["import-hf", str(tmp_path / "mamba.json"), "--specs", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "zoo: import-hf: model_type 'mamba' has no table; known: " + ", ".join(sorted(TYPES))]
