@@ -1,0 +1,63 @@
+import time
+
+import pytest
+import torch
+
+from builder import build, scale
+from builder.construct import ModelTooLargeError, describe
+from builder.resolve import UnknownSpecError
+from zoo.specfile import load_spec
+
+
+def test_full_size_meta_builds_take_seconds():
+    start = time.perf_counter()
+    model = build("llama-3.1-405b", device="meta")
+    assert time.perf_counter() - start < 10
+    assert model.embed_tokens.weight.is_meta and model.num_params() == load_spec(
+        model_path("llama-3.1-405b")).params_reference
+
+
+def model_path(key):
+    from zoo.specfile import specs_dir
+
+    return specs_dir() / f"{key}.toml"
+
+
+def test_models_that_do_not_fit_are_refused_before_allocating():
+    with pytest.raises(ModelTooLargeError) as error:
+        build("grok-1", device="cpu")
+    message = str(error.value)
+    assert "\n" not in message and "GiB" in message and "315,684,820,992" in message and "available on cpu" in message
+
+
+def test_unknown_keys_name_close_and_accepted_keys():
+    with pytest.raises(UnknownSpecError) as error:
+        build("lama-2-7b", device="meta")
+    message = str(error.value)
+    assert "\n" not in message and "did you mean llama-2-7b" in message and "accepted:" in message
+
+
+def test_dtype_and_records_and_architectures_are_accepted():
+    record = load_spec(model_path("qwen3-8b"))
+    proxy = scale(record, "tiny")
+    model = build(proxy, dtype=torch.bfloat16, seed=0)
+    assert model.embed_tokens.weight.dtype == torch.bfloat16
+    assert next(iter(model.rotary.values())).inv_freq.dtype == torch.float32
+    assert torch.isfinite(model(torch.randint(0, 100, (1, 8))).float()).all()
+    assert build(proxy.architecture, device="meta").source is None
+
+
+def test_describe_prints_counts_and_kv_cache():
+    text = describe(build("mixtral-8x7b", device="meta"))
+    assert "total 46,702,792,704" in text and "active 12,879,925,248" in text and "KV cache: 131,072 bytes" in text
+    assert "32 x Block(sliding attention" in text or "32 x Block(global attention" in text
+
+
+def test_zoo_build_command(capsys):
+    from zoo.cli import main
+
+    assert main(["build", "gemma-2-9b", "--scale", "tiny", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "gemma-2-9b@tiny" in out and "non-embedding" in out and "bytes per token" in out
+    assert main(["build", "no-such-model"]) == 2
+    assert "unknown model key" in capsys.readouterr().err
