@@ -19,7 +19,7 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 # H100 SXM reports itself as "NVIDIA H100 80GB HBM3"; GH200 and H100 NVL are not listed, so they get no MFU.
 PEAK_FLOPS = (
     (re.compile(r"\bH200\b"), {"bf16": 989e12, "fp16": 989e12}),
-    (re.compile(r"\bH100\b.*\b(SXM|HBM3)\b"), {"bf16": 989e12, "fp16": 989e12}),
+    (re.compile(r"\bH100\b.*(SXM|HBM3)"), {"bf16": 989e12, "fp16": 989e12}),
     (re.compile(r"\bH100\b.*\bPCIe\b"), {"bf16": 756e12, "fp16": 756e12}),
     (re.compile(r"\bA100\b"), {"bf16": 312e12, "fp16": 312e12}),
 )
