@@ -81,4 +81,4 @@ def test_tiny_forward_and_backward_is_fast():
     import sys
 
     result = subprocess.run([sys.executable, "-c", TIMING_SCRIPT], capture_output=True, text=True, check=True)
-    assert float(result.stdout) < 0.25
+    assert float(result.stdout) < 0.5  # about 0.01 s on an idle CPU core
