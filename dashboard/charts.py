@@ -35,7 +35,7 @@ def color_scale(order: Sequence[str]) -> alt.Scale:
 
 def trend_height(order: Sequence[str]) -> int:
     """Total height of a Trends chart in pixels (title, axis and legend included), so both charts of a row align."""
-    return 150 + 36 * len(order) + 20 * ((len(order) + 1) // 2)
+    return 220 + 58 * len(order)
 
 
 def choice_timeline(frame: pd.DataFrame, labels: pd.Series, order: Sequence[str], title: str) -> alt.Chart:
@@ -69,7 +69,7 @@ def choice_adoption(shares: pd.DataFrame, order: Sequence[str], title: str) -> a
             y=alt.Y("share:Q", stack="zero", title="Share of models (%)", axis=alt.Axis(format="%"),
                     scale=alt.Scale(domain=[0, 1])),
             color=alt.Color("label:N", scale=color_scale(order), sort=list(order),
-                            legend=alt.Legend(title=None, orient="bottom", columns=2, labelLimit=170)),
+                            legend=alt.Legend(title=None, orient="bottom", direction="vertical", labelLimit=170)),
             order=alt.Order("rank:Q"),
             opacity=alt.condition(legend, alt.value(0.85), alt.value(0.15)),
             tooltip=[
@@ -165,8 +165,8 @@ def models_per_year(frame: pd.DataFrame) -> alt.Chart:
 
 
 def grouped_bars(data: pd.DataFrame, value: str, value_title: str, group: str, group_title: str,
-                 *, category: str = "name", category_title: str = "Model", log: bool = False,
-                 value_format: str = ",.0f", extra_tooltip: Sequence[alt.Tooltip] = ()) -> alt.Chart:
+                 *, category: str = "name", category_title: str = "Model", value_format: str = ",.0f",
+                 axis_format: str = "~s", extra_tooltip: Sequence[alt.Tooltip] = ()) -> alt.Chart:
     """Horizontal bars of `value` per `category`, side by side per `group` (e.g. per device or per figure)."""
     legend = alt.selection_point(fields=[group], bind="legend")
     return (
@@ -175,7 +175,7 @@ def grouped_bars(data: pd.DataFrame, value: str, value_title: str, group: str, g
         .encode(
             y=alt.Y(f"{category}:N", title=category_title, sort=None),
             yOffset=alt.YOffset(f"{group}:N"),
-            x=alt.X(f"{value}:Q", title=value_title, scale=alt.Scale(type="log") if log else alt.Scale()),
+            x=alt.X(f"{value}:Q", title=value_title, axis=alt.Axis(format=axis_format)),
             color=alt.Color(f"{group}:N", title=group_title, legend=alt.Legend(orient="bottom")),
             opacity=alt.condition(legend, alt.value(0.9), alt.value(0.2)),
             tooltip=[alt.Tooltip(f"{category}:N", title=category_title), alt.Tooltip(f"{group}:N", title=group_title),

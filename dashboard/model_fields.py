@@ -11,7 +11,7 @@ from zoo.schema import ARCHITECTURE_FIELDS, NESTED_FIELDS, TRAINING_FIELDS
 
 
 def readable(value) -> str:
-    """One cell of text: enums by their spelling, big integers with separators, nothing as an em dash."""
+    """One cell of text: enums by their spelling, large integers with separators (not years), nothing as a dash."""
     if value is None:
         return "—"
     if isinstance(value, Enum):
@@ -19,7 +19,7 @@ def readable(value) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int):
-        return f"{value:,}"
+        return f"{value:,}" if abs(value) >= 10_000 else str(value)
     if isinstance(value, float):
         return f"{value:,.6g}"
     return str(value)

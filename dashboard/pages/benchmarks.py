@@ -46,7 +46,7 @@ st.caption(f"{len(shown)} of {len(runs)} runs.")
 details = [charts.alt.Tooltip("batch:Q", title="Batch"), charts.alt.Tooltip("seq:Q", title="Sequence"),
            charts.alt.Tooltip("dtype:N", title="dtype"), charts.alt.Tooltip("created_at:N", title="Measured")]
 first, second, third = st.columns(3)
-height = 34 * shown["run"].nunique() + 60
+height = 180 + 50 * shown["run"].nunique()  # total pixels: axis and legend included
 with first:
     st.subheader("Throughput")
     st.altair_chart(charts.grouped_bars(shown, "tokens_per_s", "Tokens per second", "where", "Device",
@@ -59,7 +59,7 @@ with second:
         st.info("No MFU for these runs: it needs a device with a known peak (CPU runs have none).", icon=":material/info:")
     else:
         st.altair_chart(charts.grouped_bars(mfu, "mfu", "MFU (share of peak FLOP/s)", "where", "Device",
-                                            category="run", category_title="Run", value_format=".1%",
+                                            category="run", category_title="Run", value_format=".1%", axis_format="%",
                                             extra_tooltip=details).properties(height=height), width="stretch")
 with third:
     st.subheader("Peak memory")
@@ -69,7 +69,7 @@ with third:
         st.info("No peak memory recorded for these runs.", icon=":material/info:")
     else:
         st.altair_chart(charts.grouped_bars(memory, "peak_gib", "Peak memory (GiB)", "where", "Device",
-                                            category="run", category_title="Run", value_format=".2f",
+                                            category="run", category_title="Run", value_format=".2f", axis_format=".2~f",
                                             extra_tooltip=details).properties(height=height), width="stretch")
 
 st.subheader("Stored runs")

@@ -50,8 +50,8 @@ with left:
     if params.empty:
         st.info("No parameter count is published or computed for these models.", icon=":material/info:")
     else:
-        st.altair_chart(charts.grouped_bars(params, "parameters", "Parameters (log scale)", "figure", "Figure", log=True,
-                                            value_format=".4s").properties(height=70 * len(keys) + 40),
+        st.altair_chart(charts.grouped_bars(params, "parameters", "Parameters", "figure", "Figure",
+                                            value_format=".4s").properties(height=180 + 60 * len(keys)),
                         width="stretch")
 with right:
     st.subheader("KV cache per token")
@@ -61,5 +61,5 @@ with right:
         st.info("No KV-cache figure for these models in this catalog build.", icon=":material/info:")
     else:
         st.altair_chart(charts.grouped_bars(kv, "kv", "KV cache per token (bytes, 16-bit)", "attention_kind",
-                                            "Attention", value_format=".4s").properties(height=50 * len(keys) + 40),
+                                            "Attention", value_format=".4s").properties(height=180 + 50 * len(keys)),
                         width="stretch")
