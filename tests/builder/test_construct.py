@@ -1,5 +1,3 @@
-import time
-
 import pytest
 import torch
 
@@ -9,10 +7,8 @@ from builder.resolve import UnknownSpecError
 from zoo.specfile import load_spec
 
 
-def test_full_size_meta_builds_take_seconds():
-    start = time.perf_counter()
+def test_full_size_meta_build_allocates_nothing_and_counts_exactly():
     model = build("llama-3.1-405b", device="meta")
-    assert time.perf_counter() - start < 10
     assert model.embed_tokens.weight.is_meta and model.num_params() == load_spec(
         model_path("llama-3.1-405b")).params_reference
 
