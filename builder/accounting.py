@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from builder.plan import LayerPlan, plan_model
-from zoo.schema import Arch, Architecture, Norm, OutputHead, Position, QKNorm
+from zoo.schema import Arch, Architecture, ModelRecord, Norm, OutputHead, Position, QKNorm
 
 
 class ParamCounts(NamedTuple):
@@ -123,3 +123,35 @@ def kv_cache_bytes_per_token(arch: Architecture, bytes_per_element: int = 2) -> 
     cross-attention cache is per source token and not included.
     """
     return arch.n_layers * 2 * arch.n_kv_heads * arch.head_dim * bytes_per_element
+
+
+def explain_gap(record: ModelRecord) -> list[str]:
+    """Why the computed total differs from the published figure: each term of the model whose size the gap
+    matches (within 0.05% of the published figure), plus the counting facts a reader needs."""
+    arch, published = record.architecture, record.params_published
+    counts = param_counts(arch)
+    reasons = []
+    if record.params_reference is not None:
+        same = "equals" if counts.total == record.params_reference else "differs from"
+        reasons.append(f"{same} the official config's count in its reference code ({record.params_reference:,})")
+    if published is None or counts.total == published:
+        return reasons
+    width = arch.embedding_dim or arch.d_model
+    unbiased = arch.model_copy(update={"linear_bias": False, "qkv_bias": False, "mlp_bias": None, "output_bias": False})
+    terms = {
+        "the embedding parameters (published as a non-embedding count)": counts.embedding,
+        "the projection biases": counts.total - param_counts(unbiased).total,
+        "the routed experts a token does not visit": counts.total - counts.active,
+    }
+    if arch.tied_embeddings:
+        terms["a second copy of the tied vocabulary matrix"] = arch.vocab_size * width
+    gap = published - counts.total
+    tolerance = 5e-4 * published
+    reasons += [f"the gap ({gap:+,}) matches {name} ({size:,})" for name, size in terms.items()
+                if size and abs(abs(gap) - size) <= tolerance]
+    rows, remainder = divmod(abs(gap), width)
+    if not remainder and 0 < rows < 0.05 * arch.vocab_size:
+        reasons.append(f"the gap is exactly {rows:,} vocabulary rows of width {width} (vocabulary padding)")
+    if arch.moe is not None:
+        reasons.append(f"all {arch.moe.n_experts} experts are counted; {counts.active:,} parameters are active per token")
+    return reasons

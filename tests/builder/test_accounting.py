@@ -140,3 +140,21 @@ def test_random_valid_combinations_build_run_and_count_exactly(arch, seed):
     loss.backward()
     assert torch.isfinite(logits).all() and torch.isfinite(loss)
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
+def test_explain_gap_names_the_terms_the_gap_matches():
+    from builder.accounting import explain_gap
+
+    gemma = load_spec(next(p for p in spec_paths() if p.stem == "gemma-7b"))
+    reasons = explain_gap(gemma)
+    assert f"equals the official config's count in its reference code ({gemma.params_reference:,})" in reasons
+    rows = (gemma.params_published - gemma.params_reference) // gemma.architecture.d_model
+    assert f"the gap is exactly {rows:,} vocabulary rows of width {gemma.architecture.d_model} (vocabulary padding)" in reasons
+
+    mixtral = load_spec(next(p for p in spec_paths() if p.stem == "mixtral-8x7b"))
+    active = param_counts(mixtral.architecture).active
+    assert f"all 8 experts are counted; {active:,} parameters are active per token" in explain_gap(mixtral)
+
+    untied = mixtral.model_copy(update={"params_published": param_counts(mixtral.architecture).embedding
+                                        + param_counts(mixtral.architecture).total})
+    assert any("matches the embedding parameters" in reason for reason in explain_gap(untied))
