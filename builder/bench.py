@@ -402,18 +402,21 @@ def run_benchmarks(configs: list[BenchConfig]) -> list[BenchResult]:
     prepared = [prepare_run(config) for config in configs]
     workloads = {str(i): run.workload for i, (_, _, run) in enumerate(prepared)}
     device = prepared[0][1]
+    out_of_memory = False
     try:
         with PeakMemory(device) as peak:
             timings = measure(workloads, device, warmup=configs[0].warmup, iters=configs[0].iters)
     except Exception as error:  # noqa: BLE001 - out of memory is reported with sizes, anything else re-raised
         if not _is_out_of_memory(error):
             raise
+        out_of_memory = True  # searched for below, once the traceback no longer holds the step's tensors
+    if out_of_memory:
         _free(device)
         for variant, device, run in prepared:
             tried, fits = _largest_batch_that_fits(run.config, run.model, device)
             if fits is None or fits < run.config.batch:
-                raise BenchError(_oom_message(run.config, device_name(device), tried, fits)) from None
-        raise BenchError(f"out of memory timing {len(configs)} configurations together; run them one at a time") from None
+                raise BenchError(_oom_message(run.config, device_name(device), tried, fits))
+        raise BenchError(f"out of memory timing {len(configs)} configurations together; run them one at a time")
     return [_result(run, variant, device, timings[str(i)], peak) for i, (variant, device, run) in enumerate(prepared)]
 
 
