@@ -29,18 +29,30 @@ BACKENDS = ("auto", "eager", "sdpa", "flex")
 
 @dataclass
 class MaskSpec:
-    """Which keys each query may see, from absolute positions: causal, window or chunk, and key padding."""
+    """Which keys each query may see, from token positions: causal, window or chunk, and key padding.
 
-    q_pos: torch.Tensor  # [Tq]
-    k_pos: torch.Tensor  # [Tk]
+    Positions are per row ([B or 1, T]; a 1-D [T] is shared by every row), so a left-padded row's windows and
+    chunks start at its first real token, as transformers' chunked mask does. Causal order by position equals
+    column order for every real token; padding keys are excluded by key_valid.
+    """
+
+    q_pos: torch.Tensor  # [B or 1, Tq] (or [Tq])
+    k_pos: torch.Tensor  # [B or 1, Tk] (or [Tk])
     causal: bool
     local: LocalAttention | None = None
     window: int | None = None
     key_valid: torch.Tensor | None = None  # [B, Tk] bool, False for padding
 
+    def __post_init__(self):
+        """Positions as [batch, T] views, batch being the most rows any of positions and padding has."""
+        q_pos, k_pos = torch.atleast_2d(self.q_pos), torch.atleast_2d(self.k_pos)
+        self.batch = max(q_pos.shape[0], k_pos.shape[0], 1 if self.key_valid is None else self.key_valid.shape[0])
+        self.q_pos, self.k_pos = q_pos.expand(self.batch, -1), k_pos.expand(self.batch, -1)
+
     def mask_mod(self, b, h, q_idx, kv_idx):
         """flex_attention's mask function; with broadcast index tensors it also builds the dense mask."""
-        q, k = self.q_pos[q_idx], self.k_pos[kv_idx]
+        row = b if self.batch > 1 else 0  # flex may ask for any batch index of a mask shared by every row
+        q, k = self.q_pos[row, q_idx], self.k_pos[row, kv_idx]
         allowed = k <= q if self.causal else k >= k
         if self.local is LocalAttention.sliding:
             allowed = allowed & (k > q - self.window)
@@ -61,16 +73,15 @@ class MaskSpec:
             self.causal
             and self.local is None
             and self.key_valid is None
-            and self.q_pos.shape[0] == self.k_pos.shape[0]
+            and self.q_pos.shape[1] == self.k_pos.shape[1]
         )
 
     def dense(self) -> torch.Tensor:
         """Boolean [B or 1, 1, Tq, Tk]."""
         device = self.q_pos.device
-        batch = 1 if self.key_valid is None else self.key_valid.shape[0]
-        b = torch.arange(batch, device=device)[:, None, None, None]
-        q_idx = torch.arange(self.q_pos.shape[0], device=device)[None, None, :, None]
-        kv_idx = torch.arange(self.k_pos.shape[0], device=device)[None, None, None, :]
+        b = torch.arange(self.batch, device=device)[:, None, None, None]
+        q_idx = torch.arange(self.q_pos.shape[1], device=device)[None, None, :, None]
+        kv_idx = torch.arange(self.k_pos.shape[1], device=device)[None, None, None, :]
         return self.mask_mod(b, 0, q_idx, kv_idx)
 
 
@@ -132,7 +143,7 @@ def flex_attention_backend(q, k, v, scale, mask: MaskSpec, bias, softcap):
 
     block_mask = None
     if mask.restricts:
-        batch = None if mask.key_valid is None else mask.key_valid.shape[0]
+        batch = None if mask.batch == 1 else mask.batch
         mask_mod = lambda b, h, q_idx, kv_idx: mask.mask_mod(b, h, q_idx, kv_idx)  # noqa: E731 (a plain function)
         block_mask = create_block_mask(mask_mod, batch, None, q.shape[2], k.shape[2], device=q.device)
     score_mod = None
@@ -165,7 +176,7 @@ class LayerCache:
 
     k: torch.Tensor | None = None  # [B, kv_heads, T, head_dim]
     v: torch.Tensor | None = None
-    positions: torch.Tensor | None = None  # [T]
+    positions: torch.Tensor | None = None  # [B or 1, T]
     key_valid: torch.Tensor | None = None  # [B, T]
     cross_kv: tuple[torch.Tensor, torch.Tensor] | None = None  # cross-attention K/V of the encoder output
 
@@ -175,20 +186,23 @@ class LayerCache:
             if key_valid is not None or self.key_valid is not None:
                 key_valid = torch.cat((_valid_or_ones(self.key_valid, self.k), _valid_or_ones(key_valid, k)), dim=1)
             k, v = torch.cat((self.k, k), dim=2), torch.cat((self.v, v), dim=2)
-            positions = torch.cat((self.positions, positions))
+            rows = max(self.positions.shape[0], positions.shape[0])
+            positions = torch.cat((self.positions.expand(rows, -1), positions.expand(rows, -1)), dim=1)
         self.k, self.v, self.positions, self.key_valid = k, v, positions, key_valid
         return k, v, positions, key_valid
 
     def keep_visible(self, local: LocalAttention | None, window: int | None) -> None:
-        """Drop keys no later query can see: beyond the sliding window or before the current chunk."""
+        """Drop the key columns no later query of any row can see: beyond the sliding window or before the
+        current chunk (rows whose chunks start at different columns keep the union; the mask does the rest)."""
         if local is None:
             return
-        next_position = self.positions[-1] + 1
+        next_position = self.positions[:, -1:] + 1
         if local is LocalAttention.sliding:
             keep = self.positions > next_position - window
         else:
             keep = self.positions >= torch.div(next_position, window, rounding_mode="floor") * window
-        self.k, self.v, self.positions = self.k[:, :, keep], self.v[:, :, keep], self.positions[keep]
+        keep = keep.any(0)
+        self.k, self.v, self.positions = self.k[:, :, keep], self.v[:, :, keep], self.positions[:, keep]
         if self.key_valid is not None:
             self.key_valid = self.key_valid[:, keep]
 
@@ -203,10 +217,10 @@ def _valid_or_ones(valid: torch.Tensor | None, like: torch.Tensor) -> torch.Tens
 class StackInputs:
     """Per-forward inputs shared by the layers of one stack."""
 
-    positions: torch.Tensor  # [Tq] absolute positions of the new tokens
+    positions: torch.Tensor  # [B or 1, Tq] positions of the new tokens (see builder.positions.token_positions)
     key_valid: torch.Tensor | None  # [B, Tq] padding of the new tokens
-    rope: dict = field(default_factory=dict)  # RopePlan.key -> (cos, sin)
-    bias: object = None  # callable(q_pos, k_pos) -> [heads, Tq, Tk]: ALiBi or T5 buckets
+    rope: dict = field(default_factory=dict)  # RopePlan.key -> (cos, sin), each [B or 1, 1, Tq, rotary_dim / 2]
+    bias: object = None  # callable(q_pos, k_pos) -> [B or 1, heads, Tq, Tk]: ALiBi or T5 buckets
     memory: torch.Tensor | None = None  # encoder output for cross-attention
     memory_valid: torch.Tensor | None = None
 
@@ -258,10 +272,13 @@ class Attention(nn.Module):
         return x.reshape(x.shape[0], x.shape[1], heads, self.head_dim).transpose(1, 2)
 
     def _temperature(self, q: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        """LLaMA 4's NoPE-layer query scaling: 1 + scale * log(1 + floor((pos + 1) / floor_scale))."""
+        """LLaMA 4's NoPE-layer query scaling: 1 + scale * log(1 + floor((pos + 1) / floor_scale)).
+
+        pos is the token's position in its row ([B or 1, Tq]), so padding does not change a row's scaling;
+        transformers counts columns here instead (its left-padded rows are scaled as if padding were text)."""
         temperature = self.query_temperature
         factor = torch.log1p(torch.floor((positions.float() + 1.0) / temperature.floor_scale)) * temperature.scale + 1.0
-        return (q * factor[:, None]).to(q.dtype)
+        return (q * factor[:, None, :, None]).to(q.dtype)
 
     def _project_kv(self, source: torch.Tensor):
         k, v = self.k_proj(source), self.v_proj(source)
@@ -278,13 +295,13 @@ class Attention(nn.Module):
         groups = heads // self.n_kv_heads
         u = self.pos_bias_u.to(q.dtype).reshape(self.n_kv_heads, groups, head_dim)
         content = torch.einsum("hgd,bhkd->bhgk", u, k).reshape(batch, heads, 1, k.shape[2])
-        distance = q_pos[:, None] - k_pos[None, :]
+        distance = q_pos[:, :, None] - k_pos[:, None, :]  # [B or 1, Tq, Tk]
         lowest = distance.min()
         span = torch.arange(int(lowest), int(distance.max()) + 1, device=q.device)
         relative = self.pos_proj(sinusoidal_table(span, self.pos_proj.in_features, interleaved=False).to(q.dtype))
         relative = relative.reshape(span.shape[0], heads, head_dim).transpose(0, 1)  # [heads, L, head_dim]
         by_distance = (q + self.pos_bias_v.to(q.dtype)[None, :, None, :]) @ relative.transpose(-1, -2)[None]
-        index = (distance - lowest).expand(batch, heads, q_len, k.shape[2])
+        index = (distance - lowest)[:, None].expand(batch, heads, q_len, k.shape[2])
         return (content + torch.gather(by_distance, -1, index)) * self.scale
 
     def forward(self, x: torch.Tensor, inputs: StackInputs, cache: LayerCache | None = None) -> torch.Tensor:
@@ -320,7 +337,7 @@ class Attention(nn.Module):
             mask = MaskSpec(inputs.positions, k_pos, self.plan.causal, self.plan.local, self.plan.window, key_valid)
         bias = None
         if self.position in (Position.alibi, Position.relative_bias):
-            bias = inputs.bias(inputs.positions, k_pos)[None]
+            bias = inputs.bias(inputs.positions, k_pos)
         elif self.position is Position.xl_relative:
             bias = self._xl_bias(q, k, inputs.positions, k_pos)
         backend = ATTENTION_BACKENDS[self.resolved_backend(x.device.type)]

@@ -34,7 +34,9 @@ from builder.block import Block
 from builder.mlp import Experts, activation_fn
 from builder.norms import NORM_TYPES, make_norm, reset_norm
 from builder.plan import plan_model
-from builder.positions import AlibiBias, LearnedPositions, RotaryEmbedding, T5RelativeBias, sinusoidal_table
+from builder.positions import (
+    AlibiBias, LearnedPositions, RotaryEmbedding, T5RelativeBias, sinusoidal_table, token_positions,
+)
 from zoo.schema import Arch, Architecture, OutputHead, Position, multiplier_value
 
 INIT_STD = 0.02
@@ -46,11 +48,11 @@ class LossOutput(NamedTuple):
 
 
 class KVCache:
-    """Decoding state: one LayerCache per main-stack layer, the next position and the encoder output."""
+    """Decoding state: one LayerCache per main-stack layer, each row's next position and the encoder output."""
 
     def __init__(self, n_layers: int):
         self.layers = [LayerCache() for _ in range(n_layers)]
-        self.length = 0
+        self.next_position: torch.Tensor | None = None  # [B or 1, 1]; None before the first step (position 0)
         self.memory: torch.Tensor | None = None
         self.memory_valid: torch.Tensor | None = None
 
@@ -186,6 +188,7 @@ class Transformer(nn.Module):
 
     # ----- forward
     def _embed(self, input_ids, positions, token_type_ids=None):
+        """Token embeddings plus, for absolute schemes, the table rows of `positions` ([B or 1, T])."""
         x = self.embed_tokens(input_ids)
         if self.embed_proj_in is not None:
             x = self.embed_proj_in(x)
@@ -206,12 +209,12 @@ class Transformer(nn.Module):
         bias = self.alibi
         if self.spec.position is Position.relative_bias:
             bias = self.encoder_relative_bias if encoder else self.relative_bias
-        rope = {key: module(positions) for key, module in self.rotary.items()}
+        rope = {key: module(positions[:, None]) for key, module in self.rotary.items()}  # broadcast over heads
         return StackInputs(positions, key_valid, rope, bias, memory, memory_valid)
 
     def encode(self, input_ids, attention_mask=None) -> torch.Tensor:
         """Encoder output of an encoder-decoder model."""
-        positions = torch.arange(input_ids.shape[1], device=input_ids.device)
+        positions = token_positions(input_ids.shape[1], attention_mask, device=input_ids.device)
         valid = None if attention_mask is None else attention_mask.bool()
         inputs = self._stack_inputs(positions, valid, encoder=True)
         x = self._embed(input_ids, positions)
@@ -220,12 +223,18 @@ class Transformer(nn.Module):
         return x if self.encoder_norm is None else self.encoder_norm(x)
 
     def hidden_states(
-        self, input_ids, attention_mask=None, *, token_type_ids=None, encoder_input_ids=None,
+        self, input_ids, attention_mask=None, *, position_ids=None, token_type_ids=None, encoder_input_ids=None,
         encoder_attention_mask=None, cache: KVCache | None = None,
     ) -> torch.Tensor:
-        """Final hidden states of the main stack (after the final norm)."""
-        start = 0 if cache is None else cache.length
-        positions = torch.arange(start, start + input_ids.shape[1], device=input_ids.device)
+        """Final hidden states of the main stack (after the final norm).
+
+        Positions are position_ids ([B or 1, T]) when given, else counted per row from the attention mask,
+        continuing the cache's (see builder.positions.token_positions).
+        """
+        if position_ids is None:
+            start = None if cache is None else cache.next_position
+            position_ids = token_positions(input_ids.shape[1], attention_mask, start, device=input_ids.device)
+        positions = torch.atleast_2d(position_ids)
         memory = memory_valid = None
         if self.encoder_layers is not None:
             if cache is not None and cache.memory is not None:
@@ -243,7 +252,7 @@ class Transformer(nn.Module):
         for index, layer in enumerate(self.layers):
             x = layer(x, inputs, None if cache is None else cache.layers[index])
         if cache is not None:
-            cache.length += input_ids.shape[1]
+            cache.next_position = positions[:, -1:] + 1
         return x if self.norm is None else self.norm(x)
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -259,11 +268,12 @@ class Transformer(nn.Module):
             logits = torch.tanh(logits / self.spec.final_softcap) * self.spec.final_softcap
         return logits
 
-    def pooled_output(self, input_ids, attention_mask=None, token_type_ids=None) -> torch.Tensor:
+    def pooled_output(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None) -> torch.Tensor:
         """The pooler's [CLS] representation (encoder models with a pooler)."""
         if self.pooler is None:
             raise ValueError("this architecture has no pooler")
-        return self.pooler(self.hidden_states(input_ids, attention_mask, token_type_ids=token_type_ids))
+        hidden = self.hidden_states(input_ids, attention_mask, position_ids=position_ids, token_type_ids=token_type_ids)
+        return self.pooler(hidden)
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Cross-entropy of logits[t] against labels[t] (-100 ignored), plus z_loss * mean(logsumexp^2)."""
@@ -275,14 +285,15 @@ class Transformer(nn.Module):
         return loss
 
     def forward(
-        self, input_ids, attention_mask=None, labels=None, *, token_type_ids=None, encoder_input_ids=None,
-        encoder_attention_mask=None, cache: KVCache | None = None,
+        self, input_ids, attention_mask=None, labels=None, *, position_ids=None, token_type_ids=None,
+        encoder_input_ids=None, encoder_attention_mask=None, cache: KVCache | None = None,
     ):
         """Logits [B, T, vocab]; with labels (aligned with the logits: pass ids shifted left for next-token
-        prediction), LossOutput(logits, loss)."""
+        prediction), LossOutput(logits, loss). attention_mask [B, T]: 1 for tokens, 0 for (left) padding, which
+        takes no position; position_ids [B or 1, T] overrides the positions counted from it."""
         hidden = self.hidden_states(
-            input_ids, attention_mask, token_type_ids=token_type_ids, encoder_input_ids=encoder_input_ids,
-            encoder_attention_mask=encoder_attention_mask, cache=cache,
+            input_ids, attention_mask, position_ids=position_ids, token_type_ids=token_type_ids,
+            encoder_input_ids=encoder_input_ids, encoder_attention_mask=encoder_attention_mask, cache=cache,
         )
         logits = self.logits(hidden)
         if labels is None:
@@ -295,7 +306,10 @@ class Transformer(nn.Module):
     @torch.no_grad()
     def generate(self, prompt_ids, max_new_tokens: int, attention_mask=None, *, encoder_input_ids=None,
                  encoder_attention_mask=None) -> torch.Tensor:
-        """Greedy decoding with a KV cache; returns the prompt followed by the new tokens."""
+        """Greedy decoding with a KV cache; returns the prompt followed by the new tokens.
+
+        A left-padded prompt (attention_mask 0 on its leading columns) decodes each row from its own positions,
+        as if it were unpadded."""
         if self.spec.arch is Arch.encoder:
             raise ValueError("an encoder-only model does not generate; call it for logits")
         cache = self.new_cache()

@@ -1,11 +1,15 @@
-"""Positional encodings: absolute tables added to embeddings, rotary tables, and attention biases.
+"""Positional encodings: token positions, absolute tables added to embeddings, rotary tables, and attention biases.
+
+Positions: `token_positions` is the one place a token's position is derived: per row, from the attention mask,
+so the first real token of a left-padded row is position 0 (as transformers' generate counts), and every scheme
+below sees the same positions whatever the padding. Relative schemes only read differences of these positions.
 
 Absolute: `sinusoidal_table` (computed on the fly, no weights) and `LearnedPositions`
 (`embed_positions.weight`, rows offset by `position_offset` as OPT stores them).
 Rotary: `RotaryEmbedding` keeps its inverse frequencies as a non-persistent buffer that `reset_buffers`
 recomputes after a meta build. Biases: `AlibiBias` (BLOOM's slopes) and `T5RelativeBias`
-(`relative_attention_bias.weight`, [buckets, n_heads]) return additive [heads, q, k] logits from absolute
-query and key positions. Transformer-XL's relative term lives in the attention module (it needs the queries).
+(`relative_attention_bias.weight`, [buckets, n_heads]) return additive [..., heads, q, k] logits from query
+and key positions (per row [B, T], or shared [T]). Transformer-XL's relative term lives in the attention module (it needs the queries).
 """
 
 from __future__ import annotations
@@ -19,10 +23,27 @@ from builder.plan import RopePlan
 from zoo.schema import RopeLayout, RopeScalingKind
 
 
+def token_positions(length: int, attention_mask: torch.Tensor | None = None,
+                    start: torch.Tensor | None = None, device=None) -> torch.Tensor:
+    """Positions [B or 1, length] of `length` new tokens: start + (real tokens so far in the row) - 1.
+
+    attention_mask [B, length] (1 real, 0 padding) makes each row count only its real tokens, so padding columns
+    take no positions; they are clamped to 0 (their outputs are never read). start [B or 1, 1] is the row's next
+    position (a KV cache's), 0 when absent. Without a mask every row counts every column: [1, length].
+    """
+    if attention_mask is None:
+        counts = torch.arange(1, length + 1, device=device)[None]
+    else:
+        counts = attention_mask.long().cumsum(-1)
+    if start is not None:
+        counts = counts + start
+    return (counts - 1).clamp(min=0)
+
+
 def sinusoidal_table(positions: torch.Tensor, dim: int, interleaved: bool = True) -> torch.Tensor:
-    """Vaswani et al.: sin at even and cos at odd feature indices (or [sin | cos] halves), float32."""
+    """Vaswani et al.: sin at even and cos at odd feature indices (or [sin | cos] halves), float32, [..., dim]."""
     inv_freq = 1.0 / (10000.0 ** (torch.arange(0, dim, 2, device=positions.device, dtype=torch.float32) / dim))
-    angles = positions.float()[:, None] * inv_freq[None, :]
+    angles = positions.float()[..., None] * inv_freq
     if interleaved:
         return torch.stack((angles.sin(), angles.cos()), dim=-1).flatten(-2)[:, :dim]
     return torch.cat((angles.sin(), angles.cos()), dim=-1)[:, :dim]
@@ -72,7 +93,8 @@ class RotaryEmbedding(nn.Module):
         self.inv_freq = rope_inverse_frequencies(self.plan).to(self.inv_freq.device)
 
     def forward(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        angles = positions.float()[:, None] * self.inv_freq.float()[None, :]
+        """cos, sin [..., rotary_dim / 2] for positions of any shape."""
+        angles = positions.float()[..., None] * self.inv_freq.float()
         return angles.cos(), angles.sin()
 
 
@@ -107,7 +129,8 @@ def alibi_slopes(n_heads: int) -> torch.Tensor:
 
 
 class AlibiBias(nn.Module):
-    """bias[h, q, k] = slope_h * (k - q): a linear penalty on distance (equal, under softmax, to BLOOM's slope * k)."""
+    """bias[..., h, q, k] = slope_h * (k - q): a linear penalty on distance (equal, under softmax, to BLOOM's
+    slope * k, where BLOOM too counts k from the first real token of a left-padded row)."""
 
     def __init__(self, n_heads: int):
         super().__init__()
@@ -118,8 +141,9 @@ class AlibiBias(nn.Module):
         self.slopes = alibi_slopes(self.n_heads).to(self.slopes.device)
 
     def forward(self, q_pos: torch.Tensor, k_pos: torch.Tensor) -> torch.Tensor:
-        distance = (k_pos[None, :] - q_pos[:, None]).float()
-        return self.slopes[:, None, None] * distance[None]
+        """Positions [..., Tq] and [..., Tk] (per row or shared) -> [..., heads, Tq, Tk]."""
+        distance = (k_pos[..., None, :] - q_pos[..., :, None]).float()
+        return self.slopes[:, None, None] * distance[..., None, :, :]
 
 
 def t5_relative_bucket(relative_position: torch.Tensor, bidirectional: bool, num_buckets: int, max_distance: int):
@@ -149,6 +173,7 @@ class T5RelativeBias(nn.Module):
         self.relative_attention_bias = nn.Embedding(num_buckets, n_heads)
 
     def forward(self, q_pos: torch.Tensor, k_pos: torch.Tensor) -> torch.Tensor:
-        relative = k_pos[None, :] - q_pos[:, None]
+        """Positions [..., Tq] and [..., Tk] (per row or shared) -> [..., heads, Tq, Tk]."""
+        relative = k_pos[..., None, :] - q_pos[..., :, None]
         bucket = t5_relative_bucket(relative, self.bidirectional, self.num_buckets, self.max_distance)
-        return self.relative_attention_bias(bucket).permute(2, 0, 1)
+        return self.relative_attention_bias(bucket).movedim(-1, -3)

@@ -63,18 +63,71 @@ def test_cached_decoding_matches_full_recompute(name):
             assert layer_cache.k.shape[2] < block.plan.window  # local layers keep only what later queries see
 
 
-def test_cached_decoding_with_left_padding_matches_full_recompute():
-    model = _model(CACHE_CASES["sliding_and_global"])
-    ids = inputs_for(model, length=14)["input_ids"]
-    mask = torch.ones(2, 14, dtype=torch.long)
+LEFT_PADDED_CASES = ["sliding_and_global", "learned_post_norm", "chunked_nope_temperature"]
+
+
+@pytest.mark.parametrize("name", LEFT_PADDED_CASES)
+def test_cached_decoding_with_left_padding_matches_full_recompute(name):
+    """Row 0 left-padded by 4 (not a whole window or chunk): prefill, then single tokens past windows and chunks
+    give the real tokens' logits of one full forward (fp32, 1e-5)."""
+    model = _model(CACHE_CASES[name])
+    ids = inputs_for(model, length=20)["input_ids"]
+    mask = torch.ones(2, 20, dtype=torch.long)
     mask[0, :4] = 0
     with torch.no_grad():
         full = model(ids, mask)
         cache = model.new_cache()
         pieces = [model(ids[:, :9], mask[:, :9], cache=cache)]
-        pieces += [model(ids[:, i:i + 1], cache=cache) for i in range(9, 14)]
+        pieces += [model(ids[:, i:i + 1], cache=cache) for i in range(9, 20)]
     cached = torch.cat(pieces, dim=1)
-    torch.testing.assert_close(cached[:, 4:], full[:, 4:], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(cached[0, 4:], full[0, 4:], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(cached[1], full[1], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", [*LEFT_PADDED_CASES, "alibi_layernorm", "xl_relative", "t5_encoder_decoder",
+                                  "sinusoidal_encoder_decoder"])
+def test_left_padding_does_not_change_a_rows_logits(name):
+    """Every positional scheme counts from a row's first real token: a row left-padded by 5 gives the logits of
+    the same tokens alone (encoder-decoders: the decoder row, and a left-padded encoder row)."""
+    model = _model(CACHE_CASES[name])
+    inputs = inputs_for(model, length=16)
+    ids = inputs.pop("input_ids")
+    mask = torch.ones(2, 16, dtype=torch.long)
+    mask[0, :5] = 0
+    alone = {key: value[:1] for key, value in inputs.items()}
+    if "encoder_input_ids" in inputs:
+        encoder_mask = torch.ones_like(inputs["encoder_input_ids"])
+        encoder_mask[0, :3] = 0
+        inputs["encoder_attention_mask"] = encoder_mask
+        alone["encoder_input_ids"] = inputs["encoder_input_ids"][:1, 3:]
+    with torch.no_grad():
+        padded = model(ids, mask, **inputs)[0, 5:]
+        expected = model(ids[:1, 5:], **alone)[0]
+    torch.testing.assert_close(padded, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_explicit_position_ids_replace_those_counted_from_the_mask():
+    model = _model(CACHE_CASES["learned_post_norm"])
+    ids = inputs_for(model, length=10)["input_ids"]
+    mask = torch.ones(2, 10, dtype=torch.long)
+    mask[0, :3] = 0
+    counted = torch.tensor([[0, 0, 0, *range(7)], list(range(10))])
+    columns = torch.arange(10)[None]
+    with torch.no_grad():
+        torch.testing.assert_close(model(ids, mask, position_ids=counted), model(ids, mask))
+        shifted = model(ids, mask, position_ids=columns)
+    assert not torch.allclose(shifted[0, 3:], model(ids, mask)[0, 3:])
+    torch.testing.assert_close(shifted[1], model(ids, mask)[1])
+
+
+def test_generate_from_a_left_padded_prompt_continues_each_row_as_if_unpadded():
+    model = _model(CACHE_CASES["chunked_nope_temperature"])
+    prompt = inputs_for(model, length=7)["input_ids"]
+    mask = torch.ones(2, 7, dtype=torch.long)
+    mask[0, :3] = 0
+    out = model.generate(prompt, max_new_tokens=10, attention_mask=mask)
+    assert torch.equal(out[0, 3:], model.generate(prompt[:1, 3:], max_new_tokens=10)[0])
+    assert torch.equal(out[1], model.generate(prompt[1:], max_new_tokens=10)[0])
 
 
 def test_generate_is_greedy_over_full_recompute():
