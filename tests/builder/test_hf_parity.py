@@ -1,9 +1,13 @@
 """Parity with transformers: per model type, a tiny randomly initialised transformers model, its weights loaded
-into ours, gives the same logits (fp32, CPU, 1e-4) on plain and left-padded batches, and the same greedy tokens.
+into ours, gives the same logits (fp32, CPU, 1e-4) on plain and left-padded batches, and the same greedy tokens
+from plain and left-padded prompts. transformers gets its own default positions, derived from the attention mask
+as its generate derives them; ours count from each row's first real token without being told.
 
 Each tiny spec keeps its record's choices (norms, positions, layer and MoE patterns, quirks) at small widths,
 with a window of 8 so the 24-token inputs and 20-token generations cross every local window and chunk.
 """
+
+import inspect
 
 import pytest
 import torch
@@ -74,15 +78,32 @@ def _ids(seed: int, length: int = LENGTH, batch: int = 2):
     return torch.randint(0, VOCAB, (batch, length), generator=torch.Generator().manual_seed(seed))
 
 
+def _reference_positions(reference, ids, mask) -> dict:
+    """transformers' position ids for a batch, exactly as its generate makes them from the attention mask (for
+    BERT too, which cannot generate); none where generate passes none (BLOOM reads positions off the mask itself,
+    encoder-decoders count columns)."""
+    from transformers import GenerationMixin
+
+    if reference.config.is_encoder_decoder or "position_ids" not in inspect.signature(reference.forward).parameters:
+        return {}
+    positions = GenerationMixin._prepare_position_ids_for_generation(reference, ids, {"attention_mask": mask})
+    return {"position_ids": positions}
+
+
 def _logits(spec, reference, ours, ids, mask=None):
     encoder_ids = _ids(7, 20)
     with torch.no_grad():
         if spec.arch is Arch.encoder_decoder:
             expected = reference(input_ids=encoder_ids, decoder_input_ids=ids, decoder_attention_mask=mask).logits
             return expected, ours(ids, mask, encoder_input_ids=encoder_ids)
-        # Position ids as ours count them (from 0 at the first column, padding included); BLOOM has none (ALiBi).
-        positions = {} if spec.position.value == "alibi" else {"position_ids": torch.arange(ids.shape[1])[None]}
-        return reference(input_ids=ids, attention_mask=mask, **positions).logits, ours(ids, mask)
+        expected = reference(input_ids=ids, attention_mask=mask, **_reference_positions(reference, ids, mask))
+        return expected.logits, ours(ids, mask)
+
+
+def _temperature_counts_columns(spec) -> bool:
+    """transformers' LLaMA 4 scales NoPE-layer queries by column index (left padding counted as text); ours
+    by the token's position in its row, so only there do our left-padded rows deliberately differ from its."""
+    return spec.nope_query_temperature is not None
 
 
 @pytest.fixture(scope="module", params=sorted(CASES))
@@ -96,8 +117,9 @@ def test_logits_match_on_a_plain_batch(models):
     assert (expected - got).abs().max().item() < TOLERANCE
 
 
-def _padded_difference(models, pad: int):
-    """Max |diff| over the unpadded row and over the real tokens of a row left-padded by `pad`."""
+def _padded_difference(models, pad: int = 5):
+    """Max |diff| over the unpadded row and over the real tokens of a row left-padded by `pad` (not a whole
+    number of windows, so a padded row's windows and chunks start mid-way through a column window)."""
     spec, reference, ours = models
     ids, mask = _ids(2), torch.ones(2, LENGTH, dtype=torch.long)
     mask[1, :pad] = 0
@@ -106,21 +128,33 @@ def _padded_difference(models, pad: int):
     return difference[0].max().item(), difference[1][mask[1].bool()].max().item()
 
 
-def test_logits_match_on_a_left_padded_batch(models):
-    spec = models[0]
-    plain_row, padded_row = _padded_difference(models, pad=5)
+def test_logits_match_on_a_left_padded_batch(models, monkeypatch):
+    spec, reference, ours = models
+    plain_row, padded_row = _padded_difference(models)
     assert plain_row < TOLERANCE
-    if spec.local_attention is LocalAttention.chunked:
-        # Known difference: transformers starts a left-padded row's chunks at its first real token, we at
-        # column 0 (the position our RoPE and NoPE temperature count from). They agree exactly when the
-        # padding is a whole number of chunks, and disagree otherwise.
-        assert padded_row > 0.1
-        assert max(_padded_difference(models, pad=WINDOW)) < TOLERANCE
-    else:
+    if not _temperature_counts_columns(spec):
         assert padded_row < TOLERANCE
+        return
+    # Ours is padding-invariant: the padded row equals transformers on the same tokens unpadded ...
+    pad, ids = 5, _ids(2)
+    with torch.no_grad():
+        unpadded = reference(input_ids=ids[1:, pad:]).logits[0]
+        mask = torch.ones(2, LENGTH, dtype=torch.long)
+        mask[1, :pad] = 0
+        got = ours(ids, mask)[1, pad:]
+    assert (unpadded - got).abs().max().item() < TOLERANCE
+    # ... and the NoPE temperature is the whole difference: without it the padded rows agree too.
+    assert padded_row > 10 * TOLERANCE
+    for module in reference.modules():
+        if hasattr(module, "attn_temperature_tuning"):
+            monkeypatch.setattr(module, "attn_temperature_tuning", False)
+    for _, module in ours.attention_modules():
+        monkeypatch.setattr(module, "query_temperature", None)
+    assert max(_padded_difference(models)) < TOLERANCE
 
 
 def test_greedy_generation_matches_transformers_generate(models):
+    """From a batch of one full and one left-padded prompt (for encoder-decoders, encoder input): same tokens."""
     spec, reference, ours = models
     if spec.arch is Arch.encoder:
         with pytest.raises(ValueError, match="does not generate"):
@@ -130,14 +164,20 @@ def test_greedy_generation_matches_transformers_generate(models):
     new = 20
     if spec.arch is Arch.encoder_decoder:
         encoder_ids, start = _ids(4, 12), torch.zeros(2, 1, dtype=torch.long)
-        expected = reference.generate(input_ids=encoder_ids, decoder_start_token_id=0, max_new_tokens=new,
-                                      do_sample=False, pad_token_id=0)
-        got = ours.generate(start, new, encoder_input_ids=encoder_ids)
+        encoder_mask = torch.ones(2, 12, dtype=torch.long)
+        encoder_mask[1, :3] = 0  # encoder row 1 left-padded by 3
+        expected = reference.generate(input_ids=encoder_ids, attention_mask=encoder_mask, decoder_start_token_id=0,
+                                      max_new_tokens=new, do_sample=False, pad_token_id=0)
+        got = ours.generate(start, new, encoder_input_ids=encoder_ids, encoder_attention_mask=encoder_mask)
     else:
-        prompt = _ids(5, 6)
-        expected = reference.generate(prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=new,
-                                      do_sample=False, pad_token_id=0)
-        got = ours.generate(prompt, new)
+        prompt, mask = _ids(5, 8), torch.ones(2, 8, dtype=torch.long)
+        mask[1, :3] = 0  # row 1 left-padded by 3
+        expected = reference.generate(prompt, attention_mask=mask, max_new_tokens=new, do_sample=False,
+                                      pad_token_id=0)
+        if _temperature_counts_columns(spec):  # transformers' padded row is not its unpadded one; ours is
+            expected[1, 3:] = reference.generate(prompt[1:, 3:], attention_mask=mask[1:, 3:], max_new_tokens=new,
+                                                 do_sample=False, pad_token_id=0)[0]
+        got = ours.generate(prompt, new, mask)
     assert torch.equal(expected, got)
 
 
