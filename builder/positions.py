@@ -45,8 +45,8 @@ def sinusoidal_table(positions: torch.Tensor, dim: int, interleaved: bool = True
     inv_freq = 1.0 / (10000.0 ** (torch.arange(0, dim, 2, device=positions.device, dtype=torch.float32) / dim))
     angles = positions.float()[..., None] * inv_freq
     if interleaved:
-        return torch.stack((angles.sin(), angles.cos()), dim=-1).flatten(-2)[:, :dim]
-    return torch.cat((angles.sin(), angles.cos()), dim=-1)[:, :dim]
+        return torch.stack((angles.sin(), angles.cos()), dim=-1).flatten(-2)[..., :dim]
+    return torch.cat((angles.sin(), angles.cos()), dim=-1)[..., :dim]
 
 
 class LearnedPositions(nn.Module):

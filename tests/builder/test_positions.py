@@ -114,3 +114,12 @@ def test_sinusoidal_table_follows_vaswani():
     pos, i = 7, 2
     assert table[pos, 2 * i].item() == pytest.approx(math.sin(pos / 10000 ** (2 * i / 8)), abs=1e-6)
     assert table[pos, 2 * i + 1].item() == pytest.approx(math.cos(pos / 10000 ** (2 * i / 8)), abs=1e-6)
+
+
+def test_sinusoidal_table_keeps_every_position_of_long_batched_inputs():
+    """More positions than features, and a batch dimension: the width is cut, never the sequence."""
+    positions = torch.arange(40)[None].expand(3, 40)
+    for interleaved in (True, False):
+        table = sinusoidal_table(positions, 6, interleaved=interleaved)
+        assert table.shape == (3, 40, 6)
+        torch.testing.assert_close(table[0], sinusoidal_table(torch.arange(40), 6, interleaved=interleaved))
