@@ -209,7 +209,8 @@ class Transformer(nn.Module):
         bias = self.alibi
         if self.spec.position is Position.relative_bias:
             bias = self.encoder_relative_bias if encoder else self.relative_bias
-        rope = {key: module(positions[:, None]) for key, module in self.rotary.items()}  # broadcast over heads
+        dtype = self.embed_tokens.weight.dtype  # the activations' (tables rounded once here, not per layer)
+        rope = {key: module(positions[:, None], dtype) for key, module in self.rotary.items()}  # broadcast over heads
         return StackInputs(positions, key_valid, rope, bias, memory, memory_valid)
 
     def encode(self, input_ids, attention_mask=None) -> torch.Tensor:

@@ -82,7 +82,7 @@ def rope_inverse_frequencies(plan: RopePlan) -> torch.Tensor:
 
 
 class RotaryEmbedding(nn.Module):
-    """cos/sin of position * inverse frequency, one table per distinct RoPE plan."""
+    """cos/sin of position * inverse frequency, one table per distinct RoPE plan, built once per forward."""
 
     def __init__(self, plan: RopePlan):
         super().__init__()
@@ -92,27 +92,42 @@ class RotaryEmbedding(nn.Module):
     def reset_buffers(self) -> None:
         self.inv_freq = rope_inverse_frequencies(self.plan).to(self.inv_freq.device)
 
-    def forward(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """cos, sin [..., rotary_dim / 2] for positions of any shape."""
+    def forward(self, positions: torch.Tensor, dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+        """cos, sin [..., rotary_dim] for positions of any shape, in `dtype` (the activations').
+
+        Full width: each frequency appears at both dims of its pair, laid out as the plan's pairs are
+        ([f | f] for half, [f0 f0 f1 f1 ...] for interleaved), so apply_rotary needs no slicing of the tables.
+        Angles are computed in float32 and rounded once, as transformers does.
+        """
         angles = positions.float()[..., None] * self.inv_freq.float()
-        return angles.cos(), angles.sin()
+        if self.plan.layout is RopeLayout.half:
+            angles = torch.cat((angles, angles), dim=-1)
+        else:
+            angles = angles.repeat_interleave(2, dim=-1)
+        return angles.cos().to(dtype), angles.sin().to(dtype)
+
+
+def rotate_pairs(x: torch.Tensor, layout: RopeLayout) -> torch.Tensor:
+    """The 90-degree turn of every pair (a, b) -> (-b, a): pairs (i, i + d/2) for half, (2i, 2i + 1) for
+    interleaved."""
+    if layout is RopeLayout.half:
+        x1, x2 = x.chunk(2, dim=-1)
+        return torch.cat((-x2, x1), dim=-1)
+    return torch.stack((-x[..., 1::2], x[..., 0::2]), dim=-1).flatten(-2)
 
 
 def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, layout: RopeLayout) -> torch.Tensor:
-    """Rotate the first 2 * cos.shape[-1] dims of each head of x [..., T, head_dim]; the rest pass through.
+    """Rotate the first cos.shape[-1] dims of each head of x [..., T, head_dim]; the rest pass through.
 
-    half: pairs (i, i + r/2) as in GPT-NeoX/LLaMA; interleaved: pairs (2i, 2i + 1) as in GPT-J/Cohere.
+    cos, sin are RotaryEmbedding's full-width tables in x's dtype. x * cos + rotate_pairs(x) * sin is, pair by
+    pair, (a cos - b sin, b cos + a sin) with the same roundings as the two-product form. half: pairs
+    (i, i + r/2) as in GPT-NeoX/LLaMA; interleaved: pairs (2i, 2i + 1) as in GPT-J/Cohere.
     """
-    rotary = 2 * cos.shape[-1]
-    rot, rest = x[..., :rotary], x[..., rotary:]
-    cos, sin = cos.to(x.dtype), sin.to(x.dtype)
-    if layout is RopeLayout.half:
-        x1, x2 = rot[..., : rotary // 2], rot[..., rotary // 2 :]
-        rotated = torch.cat((x1 * cos - x2 * sin, x2 * cos + x1 * sin), dim=-1)
-    else:
-        x1, x2 = rot[..., 0::2], rot[..., 1::2]
-        rotated = torch.stack((x1 * cos - x2 * sin, x2 * cos + x1 * sin), dim=-1).flatten(-2)
-    return torch.cat((rotated, rest), dim=-1)
+    rotary = cos.shape[-1]
+    if rotary == x.shape[-1]:
+        return x * cos + rotate_pairs(x, layout) * sin
+    rot = x[..., :rotary]
+    return torch.cat((rot * cos + rotate_pairs(rot, layout) * sin, x[..., rotary:]), dim=-1)
 
 
 def alibi_slopes(n_heads: int) -> torch.Tensor:

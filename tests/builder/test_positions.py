@@ -82,11 +82,11 @@ def test_rope_dot_products_depend_only_on_relative_position(layout, fraction):
 
 
 def test_rope_layouts_are_the_same_rotation_under_a_permutation():
-    cos, sin = RotaryEmbedding(RopePlan(10000.0, 8, RopeLayout.half, None))(torch.arange(5))
+    tables = {layout: RotaryEmbedding(RopePlan(10000.0, 8, layout, None))(torch.arange(5)) for layout in RopeLayout}
     x = torch.randn(5, 8)
     interleave = torch.tensor([0, 4, 1, 5, 2, 6, 3, 7])  # half-layout index of each interleaved slot
-    half = apply_rotary(x, cos, sin, RopeLayout.half)
-    interleaved = apply_rotary(x[:, interleave], cos, sin, RopeLayout.interleaved)
+    half = apply_rotary(x, *tables[RopeLayout.half], RopeLayout.half)
+    interleaved = apply_rotary(x[:, interleave], *tables[RopeLayout.interleaved], RopeLayout.interleaved)
     torch.testing.assert_close(interleaved, half[:, interleave])
 
 
