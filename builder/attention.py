@@ -114,9 +114,8 @@ def sdpa_attention(q, k, v, scale, mask: MaskSpec, bias, softcap):
         return F.scaled_dot_product_attention(q, k, v, is_causal=mask.causal, scale=scale, enable_gqa=True)
     additive = torch.zeros((), dtype=q.dtype, device=q.device)
     if mask.restricts:
-        additive = torch.zeros(mask.dense().shape, dtype=q.dtype, device=q.device).masked_fill(
-            ~mask.dense(), torch.finfo(q.dtype).min
-        )
+        allowed = mask.dense()
+        additive = torch.zeros(allowed.shape, dtype=q.dtype, device=q.device).masked_fill(~allowed, torch.finfo(q.dtype).min)
     if bias is not None:
         additive = additive + bias.to(q.dtype)
     return F.scaled_dot_product_attention(q, k, v, attn_mask=additive, scale=scale, enable_gqa=True)
@@ -170,47 +169,72 @@ QUERY_SCALES = {
 }
 
 
-@dataclass
 class LayerCache:
-    """One self-attention layer's cached keys (after RoPE) and values, with their positions and padding."""
+    """One self-attention layer's keys (after RoPE) and values, preallocated and written in place.
 
-    k: torch.Tensor | None = None  # [B, kv_heads, T, head_dim]
-    v: torch.Tensor | None = None
-    positions: torch.Tensor | None = None  # [B or 1, T]
-    key_valid: torch.Tensor | None = None  # [B, T]
-    cross_kv: tuple[torch.Tensor, torch.Tensor] | None = None  # cross-attention K/V of the encoder output
+    Slots are indexed by column, not position: every row writes its t-th token (padding included) at column t,
+    so the rows of a left-padded batch share one write index, and each slot keeps its token's position and
+    padding flag, which is all the mask reads (unwritten slots are flagged as padding).
 
-    def append(self, k, v, positions, key_valid):
-        """Add the new keys; returns all cached keys, positions and padding so far."""
-        if self.k is not None:
-            if key_valid is not None or self.key_valid is not None:
-                key_valid = torch.cat((_valid_or_ones(self.key_valid, self.k), _valid_or_ones(key_valid, k)), dim=1)
-            k, v = torch.cat((self.k, k), dim=2), torch.cat((self.v, v), dim=2)
-            rows = max(self.positions.shape[0], positions.shape[0])
-            positions = torch.cat((self.positions.expand(rows, -1), positions.expand(rows, -1)), dim=1)
-        self.k, self.v, self.positions, self.key_valid = k, v, positions, key_valid
-        return k, v, positions, key_valid
+    A global layer holds `capacity` columns (the prompt and every token to be fed after it) and a step attends
+    over all of them, so every decode step sees the same shapes and nothing is copied but the new keys.
+    A local layer (sliding window or chunk of w tokens) holds a ring of the last w - 1 columns, all that a later
+    query of any row can see (a row's real tokens are consecutive columns), and a step attends over the ring
+    followed by its own keys, which it then writes over the oldest columns; a ring written before attending
+    would lose keys that the earlier queries of a multi-token step still see.
+    The first step attends over its own keys alone: nothing is cached yet, so a prompt runs exactly as it
+    would without a cache (SDPA's causal fast path included).
+    """
 
-    def keep_visible(self, local: LocalAttention | None, window: int | None) -> None:
-        """Drop the key columns no later query of any row can see: beyond the sliding window or before the
-        current chunk (rows whose chunks start at different columns keep the union; the mask does the rest)."""
-        if local is None:
-            return
-        next_position = self.positions[:, -1:] + 1
-        if local is LocalAttention.sliding:
-            keep = self.positions > next_position - window
-        else:
-            keep = self.positions >= torch.div(next_position, window, rounding_mode="floor") * window
-        keep = keep.any(0)
-        self.k, self.v, self.positions = self.k[:, :, keep], self.v[:, :, keep], self.positions[:, keep]
-        if self.key_valid is not None:
-            self.key_valid = self.key_valid[:, keep]
+    def __init__(self, capacity: int, window: int | None = None):
+        self.ring = window is not None
+        self.slots = min(capacity, max(window - 1, 1)) if self.ring else capacity  # a window of 1 keeps 1 (masked)
+        self.length = 0  # columns written so far, the same for every row
+        self.k: torch.Tensor | None = None  # [B, kv_heads, slots, head_dim]
+        self.v: torch.Tensor | None = None
+        self.positions: torch.Tensor | None = None  # [B, slots]
+        self.key_valid: torch.Tensor | None = None  # [B, slots], False for padding and unwritten slots
+        self.cross_kv: tuple[torch.Tensor, torch.Tensor] | None = None  # cross-attention K/V of the encoder output
 
+    def update(self, k, v, positions, key_valid):
+        """Store one step's keys and values [B, kv_heads, T, head_dim], positions [B or 1, T] and padding
+        [B, T] (None: none); returns the keys, values, positions and padding the step's queries attend over."""
+        batch, steps = k.shape[0], k.shape[2]
+        if not self.ring and self.length + steps > self.slots:
+            raise ValueError(f"the KV cache holds {self.slots} tokens per row; this step would make it "
+                             f"{self.length + steps} (size it with new_cache(max_length))")
+        if self.k is None:
+            shape = (batch, k.shape[1], self.slots, k.shape[3])
+            self.k, self.v = k.new_zeros(shape), v.new_zeros(shape)
+            self.positions = torch.zeros(batch, self.slots, dtype=positions.dtype, device=k.device)
+            self.key_valid = torch.zeros(batch, self.slots, dtype=torch.bool, device=k.device)
+        first = self.length == 0
+        positions = positions.expand(batch, -1)
+        valid = torch.ones(batch, steps, dtype=torch.bool, device=k.device) if key_valid is None else key_valid
+        if self.ring and not first:
+            attended = (torch.cat((self.k, k), dim=2), torch.cat((self.v, v), dim=2),
+                        torch.cat((self.positions, positions), dim=1), torch.cat((self.key_valid, valid), dim=1))
+        self._write(k, v, positions, valid)
+        if first:
+            return k, v, positions, key_valid
+        return attended if self.ring else (self.k, self.v, self.positions, self.key_valid)
 
-def _valid_or_ones(valid: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
-    if valid is not None:
-        return valid
-    return torch.ones(like.shape[0], like.shape[2], dtype=torch.bool, device=like.device)
+    def _write(self, k, v, positions, valid) -> None:
+        """Write the step's columns in place (a ring keeps only its last `slots` of them)."""
+        steps = k.shape[2]
+        kept = min(steps, self.slots)
+        columns = torch.arange(self.length + steps - kept, self.length + steps, device=k.device) % self.slots
+        self.k.index_copy_(2, columns, k[:, :, steps - kept:])
+        self.v.index_copy_(2, columns, v[:, :, steps - kept:])
+        self.positions.index_copy_(1, columns, positions[:, steps - kept:])
+        self.key_valid.index_copy_(1, columns, valid[:, steps - kept:])
+        self.length += steps
+
+    def bytes_per_token(self) -> int:
+        """Bytes of keys and values one token of one row occupies here (0 before the first step)."""
+        if self.k is None:
+            return 0
+        return self.k[0, :, 0].numel() * self.k.element_size() + self.v[0, :, 0].numel() * self.v.element_size()
 
 
 @dataclass
@@ -219,7 +243,7 @@ class StackInputs:
 
     positions: torch.Tensor  # [B or 1, Tq] positions of the new tokens (see builder.positions.token_positions)
     key_valid: torch.Tensor | None  # [B, Tq] padding of the new tokens
-    rope: dict = field(default_factory=dict)  # RopePlan.key -> (cos, sin), each [B or 1, 1, Tq, rotary_dim / 2]
+    rope: dict = field(default_factory=dict)  # RopePlan.key -> (cos, sin), each [B or 1, 1, Tq, rotary_dim]
     bias: object = None  # callable(q_pos, k_pos) -> [B or 1, heads, Tq, Tk]: ALiBi or T5 buckets
     memory: torch.Tensor | None = None  # encoder output for cross-attention
     memory_valid: torch.Tensor | None = None
@@ -333,7 +357,7 @@ class Attention(nn.Module):
                     k = F.rms_norm(k, (self.head_dim,), eps=self.norm_eps)
             k_pos, key_valid = inputs.positions, inputs.key_valid
             if cache is not None:
-                k, v, k_pos, key_valid = cache.append(k, v, k_pos, key_valid)
+                k, v, k_pos, key_valid = cache.update(k, v, k_pos, key_valid)
             mask = MaskSpec(inputs.positions, k_pos, self.plan.causal, self.plan.local, self.plan.window, key_valid)
         bias = None
         if self.position in (Position.alibi, Position.relative_bias):
@@ -342,6 +366,4 @@ class Attention(nn.Module):
             bias = self._xl_bias(q, k, inputs.positions, k_pos)
         backend = ATTENTION_BACKENDS[self.resolved_backend(x.device.type)]
         out = backend(q, k, v, self.scale, mask, bias, self.softcap)
-        if cache is not None and not self.cross:
-            cache.keep_visible(self.plan.local, self.plan.window)
         return self.o_proj(out.transpose(1, 2).reshape(x.shape[0], x.shape[1], -1))

@@ -175,7 +175,7 @@ def decode_workload(model, runner, config: BenchConfig, device, prefill_times: l
     model.eval()
 
     def prefill():
-        cache = model.new_cache()
+        cache = model.new_cache(config.prompt + config.new)
         extra = {} if source is None else {"encoder_input_ids": source}
         with torch.inference_mode():
             logits = runner(prompt, cache=cache, **extra)
@@ -194,21 +194,22 @@ def decode_workload(model, runner, config: BenchConfig, device, prefill_times: l
 
 
 def measured_kv_bytes_per_token(model, device: torch.device) -> int | None:
-    """Bytes of the K/V tensors a short prompt leaves in the cache, per token (None for an encoder).
+    """Bytes of keys and values one token occupies in the cache tensors a short prompt fills, summed over the
+    layers (None for an encoder).
 
-    The prompt is shorter than every local window, so no layer has dropped a key yet: the figure is
-    comparable with builder.accounting.kv_cache_bytes_per_token.
+    Read from the allocated tensors (their heads, width and dtype), per cached token of one row, so it does
+    not depend on how many slots a layer preallocates; comparable with
+    builder.accounting.kv_cache_bytes_per_token, which counts local layers too.
     """
     arch = model.spec
     if arch.arch is Arch.encoder:
         return None
-    length = min(8, arch.context_length, arch.sliding_window or arch.context_length)
+    length = min(8, arch.context_length)
     inputs = model_inputs(arch, 1, length, device, seed=0)
-    cache = model.new_cache()
+    cache = model.new_cache(length)
     with torch.inference_mode():
         model(**inputs, cache=cache)
-    cached = sum(t.numel() * t.element_size() for layer in cache.layers for t in (layer.k, layer.v) if t is not None)
-    return cached // length
+    return sum(layer.bytes_per_token() for layer in cache.layers)
 
 
 def counted_flops(model, seq: int, device: torch.device) -> tuple[float, dict[str, int]]:

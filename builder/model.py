@@ -48,10 +48,14 @@ class LossOutput(NamedTuple):
 
 
 class KVCache:
-    """Decoding state: one LayerCache per main-stack layer, each row's next position and the encoder output."""
+    """Decoding state: one LayerCache per main-stack layer, each row's next position and the encoder output.
 
-    def __init__(self, n_layers: int):
-        self.layers = [LayerCache() for _ in range(n_layers)]
+    capacity: the most tokens per row it will hold (prompt plus tokens fed after it); windows: each layer's
+    local window or chunk (None for a global layer), which bounds what that layer keeps.
+    """
+
+    def __init__(self, capacity: int, windows: list[int | None]):
+        self.layers = [LayerCache(capacity, window) for window in windows]
         self.next_position: torch.Tensor | None = None  # [B or 1, 1]; None before the first step (position 0)
         self.memory: torch.Tensor | None = None
         self.memory_valid: torch.Tensor | None = None
@@ -301,8 +305,10 @@ class Transformer(nn.Module):
             return logits
         return LossOutput(logits, self.loss(logits, labels))
 
-    def new_cache(self) -> KVCache:
-        return KVCache(len(self.layers))
+    def new_cache(self, max_length: int) -> KVCache:
+        """An empty KV cache for up to max_length tokens per row (the prompt and every token fed after it),
+        preallocated on the first step."""
+        return KVCache(max_length, [layer.window if layer.local is not None else None for layer in self.plan.decoder])
 
     @torch.no_grad()
     def generate(self, prompt_ids, max_new_tokens: int, attention_mask=None, *, encoder_input_ids=None,
@@ -313,7 +319,7 @@ class Transformer(nn.Module):
         as if it were unpadded."""
         if self.spec.arch is Arch.encoder:
             raise ValueError("an encoder-only model does not generate; call it for logits")
-        cache = self.new_cache()
+        cache = self.new_cache(prompt_ids.shape[1] + max(max_new_tokens - 1, 0))  # the last token is not fed
         logits = self(prompt_ids, attention_mask, encoder_input_ids=encoder_input_ids,
                       encoder_attention_mask=encoder_attention_mask, cache=cache)
         tokens = [prompt_ids]

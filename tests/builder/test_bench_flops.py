@@ -84,7 +84,7 @@ def test_a_decode_step_equals_the_counter(key):
     model = _proxy(key).eval()
     prompt = SEQ  # past every window: the cache holds only what the window keeps
     inputs = model_inputs(model.spec, 2, prompt, torch.device("cpu"), seed=0)
-    cache = model.new_cache()
+    cache = model.new_cache(prompt + 1)
     with torch.no_grad():
         model(**inputs, cache=cache)
         token = inputs["input_ids"][:, -1:]

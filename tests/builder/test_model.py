@@ -50,7 +50,7 @@ def test_cached_decoding_matches_full_recompute(name):
     ids = inputs.pop("input_ids")
     with torch.no_grad():
         full = model(ids, **inputs)
-        cache = model.new_cache()
+        cache = model.new_cache(23)
         pieces = [model(ids[:, :7], cache=cache, **inputs)]
         for start in range(7, 16):
             pieces.append(model(ids[:, start:start + 1], cache=cache))
@@ -61,6 +61,25 @@ def test_cached_decoding_matches_full_recompute(name):
     for block, layer_cache in zip(model.layers, cache.layers):
         if block.plan.window is not None:
             assert layer_cache.k.shape[2] < block.plan.window  # local layers keep only what later queries see
+
+
+def test_decode_steps_write_the_cache_in_place_with_fixed_shapes():
+    """After the prompt, every one-token step reuses the same cache tensors (no regrowing, no copies of the
+    past): global layers hold the requested capacity, local layers a ring of window - 1 columns; a step past
+    the capacity is refused."""
+    model = _model(CACHE_CASES["sliding_and_global"])
+    ids = inputs_for(model, length=12)["input_ids"]
+    cache = model.new_cache(12)
+    with torch.no_grad():
+        model(ids[:, :4], cache=cache)
+        storage = [(layer.k.data_ptr(), layer.v.data_ptr(), layer.k.shape) for layer in cache.layers]
+        for i in range(4, 12):
+            model(ids[:, i:i + 1], cache=cache)
+        assert [(layer.k.data_ptr(), layer.v.data_ptr(), layer.k.shape) for layer in cache.layers] == storage
+        assert [layer.k.shape[2] for layer in cache.layers] == [
+            12 if block.plan.window is None else block.plan.window - 1 for block in model.layers]
+        with pytest.raises(ValueError, match="holds 12 tokens"):
+            model(ids[:, :1], cache=cache)
 
 
 LEFT_PADDED_CASES = ["sliding_and_global", "learned_post_norm", "chunked_nope_temperature"]
@@ -76,7 +95,7 @@ def test_cached_decoding_with_left_padding_matches_full_recompute(name):
     mask[0, :4] = 0
     with torch.no_grad():
         full = model(ids, mask)
-        cache = model.new_cache()
+        cache = model.new_cache(20)
         pieces = [model(ids[:, :9], mask[:, :9], cache=cache)]
         pieces += [model(ids[:, i:i + 1], cache=cache) for i in range(9, 20)]
     cached = torch.cat(pieces, dim=1)
