@@ -45,32 +45,34 @@ if shown.empty:
 st.caption(f"{len(shown)} of {len(runs)} runs.")
 details = [charts.alt.Tooltip("batch:Q", title="Batch"), charts.alt.Tooltip("seq:Q", title="Sequence"),
            charts.alt.Tooltip("dtype:N", title="dtype"), charts.alt.Tooltip("created_at:N", title="Measured")]
-first, second, third = st.columns(3)
 height = 180 + 50 * shown["run"].nunique()  # total pixels: axis and legend included
+
+
+def bars(frame, value, title, missing, **formats):
+    """One grouped bar chart of `value` per run and device, or a note when no run has it."""
+    frame = frame.dropna(subset=[value])
+    if frame.empty:
+        st.info(missing, icon=":material/info:")
+        return
+    chart = charts.grouped_bars(frame, value, title, "where", "Device", category="run", category_title="Run",
+                                extra_tooltip=details, **formats)
+    st.altair_chart(chart.properties(height=height), width="stretch")
+
+
+first, second, third = st.columns(3)
 with first:
     st.subheader("Throughput")
-    st.altair_chart(charts.grouped_bars(shown, "tokens_per_s", "Tokens per second", "where", "Device",
-                                        category="run", category_title="Run", value_format=",.0f",
-                                        extra_tooltip=details).properties(height=height), width="stretch")
+    bars(shown, "tokens_per_s", "Tokens per second", "No throughput recorded for these runs.", value_format=",.0f")
 with second:
     st.subheader("Model FLOPs utilisation")
-    mfu = shown.dropna(subset=["mfu"])
-    if mfu.empty:
-        st.info("No MFU for these runs: it needs a device with a known peak (CPU runs have none).", icon=":material/info:")
-    else:
-        st.altair_chart(charts.grouped_bars(mfu, "mfu", "MFU (share of peak FLOP/s)", "where", "Device",
-                                            category="run", category_title="Run", value_format=".1%", axis_format="%",
-                                            extra_tooltip=details).properties(height=height), width="stretch")
+    bars(shown, "mfu", "MFU (share of peak FLOP/s)",
+         "No MFU for these runs: it needs a device with a known peak (CPU runs have none).",
+         value_format=".1%", axis_format="%")
 with third:
     st.subheader("Peak memory")
-    memory = shown.dropna(subset=["peak_memory_bytes"]).assign(
-        peak_gib=lambda f: f["peak_memory_bytes"].astype(float) / 2**30)
-    if memory.empty:
-        st.info("No peak memory recorded for these runs.", icon=":material/info:")
-    else:
-        st.altair_chart(charts.grouped_bars(memory, "peak_gib", "Peak memory (GiB)", "where", "Device",
-                                            category="run", category_title="Run", value_format=".2f", axis_format=".2~f",
-                                            extra_tooltip=details).properties(height=height), width="stretch")
+    memory = shown.assign(peak_gib=shown["peak_memory_bytes"].astype(float) / 2**30)
+    bars(memory, "peak_gib", "Peak memory (GiB)", "No peak memory recorded for these runs.",
+         value_format=".2f", axis_format=".2~f")
 
 st.subheader("Stored runs")
 st.dataframe(shown[["model", "variant", "mode", "batch", "seq", "dtype", "compiled", "where", "torch_version",
