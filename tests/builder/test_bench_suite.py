@@ -22,6 +22,8 @@ def test_gpu_suite_smoke_runs_every_step_and_writes_one_json(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(out.read_text())
     steps = result["steps"]
+    failed = {name: step["error"] for name, step in steps.items() if isinstance(step, dict) and "error" in step}
+    assert not failed, failed  # a step's one-line error (or its time-out) names what went wrong
     assert set(steps) == {f"train-{r}" for r in SUITE_RECORDS} | {"decode-llama-2-7b", "vs-transformers"}
     for record in SUITE_RECORDS:
         (row,) = steps[f"train-{record}"]
