@@ -9,6 +9,11 @@ Backends: `eager` is the explicit-softmax reference; `sdpa` is F.scaled_dot_prod
 enable_gqa (no repeated K/V) and an additive mask for windows, padding and biases; `flex` is flex_attention
 with a block mask built from the same mask function and a score_mod for biases and soft-capping (compiled on
 CUDA). `auto` picks sdpa for what it can express, flex on CUDA for the rest, eager on CPU for soft-capping.
+
+Biases reach the backends as objects with two forms: dense() [B or 1, heads, Tq, Tk] for eager and SDPA, and
+score(b, h, q_idx, kv_idx) for flex's score_mod (ALiBi and T5 compute theirs from tiny tensors, see
+builder.positions.DistanceBias; Transformer-XL's is a `DenseBias`). Flex block masks are built once per forward
+per distinct mask and shared by the layers of a stack (`BlockMasks`, held by StackInputs).
 """
 
 from __future__ import annotations
@@ -42,9 +47,11 @@ class MaskSpec:
     local: LocalAttention | None = None
     window: int | None = None
     key_valid: torch.Tensor | None = None  # [B, Tk] bool, False for padding
+    block_masks: BlockMasks | None = None  # the stack's per-forward flex block masks (None: build one per call)
 
     def __post_init__(self):
         """Positions as [batch, T] views, batch being the most rows any of positions and padding has."""
+        self.sources = (self.q_pos, self.k_pos, self.key_valid)  # the tensors given, which `key` identifies
         q_pos, k_pos = torch.atleast_2d(self.q_pos), torch.atleast_2d(self.k_pos)
         self.batch = max(q_pos.shape[0], k_pos.shape[0], 1 if self.key_valid is None else self.key_valid.shape[0])
         self.q_pos, self.k_pos = q_pos.expand(self.batch, -1), k_pos.expand(self.batch, -1)
@@ -61,6 +68,12 @@ class MaskSpec:
         if self.key_valid is not None:
             allowed = allowed & self.key_valid[b, kv_idx]
         return allowed
+
+    @property
+    def key(self) -> tuple:
+        """What tells masks apart within one forward: the flags, and the identity of the position and padding
+        tensors (the layers of a stack pass the same ones; shapes, device and batch follow from them)."""
+        return (self.causal, self.local, self.window, *(id(tensor) for tensor in self.sources))
 
     @property
     def restricts(self) -> bool:
@@ -96,7 +109,7 @@ def eager_attention(q, k, v, scale, mask: MaskSpec, bias, softcap):
     grouped = q.reshape(batch, kv_heads, heads // kv_heads, q_len, head_dim)
     scores = (grouped @ k.unsqueeze(2).transpose(-1, -2)).reshape(batch, heads, q_len, k_len) * scale
     if bias is not None:
-        scores = scores + bias
+        scores = scores + bias.dense()
     if softcap is not None:
         scores = _softcap(scores, softcap)
     if mask.restricts:
@@ -117,7 +130,7 @@ def sdpa_attention(q, k, v, scale, mask: MaskSpec, bias, softcap):
         allowed = mask.dense()
         additive = torch.zeros(allowed.shape, dtype=q.dtype, device=q.device).masked_fill(~allowed, torch.finfo(q.dtype).min)
     if bias is not None:
-        additive = additive + bias.to(q.dtype)
+        additive = additive + bias.dense().to(q.dtype)
     return F.scaled_dot_product_attention(q, k, v, attn_mask=additive, scale=scale, enable_gqa=True)
 
 
@@ -136,22 +149,66 @@ def _flex_function(device: torch.device):
     return _compiled_flex
 
 
-def flex_attention_backend(q, k, v, scale, mask: MaskSpec, bias, softcap):
-    """flex_attention: block mask from MaskSpec.mask_mod, score_mod adding the bias and soft-capping."""
+class BlockMasks:
+    """The flex block masks of one forward of one stack: each distinct mask built once, shared by its layers.
+
+    create_block_mask evaluates the mask function over the whole score matrix, so building it per layer repeats
+    that work n_layers times for what is, within a forward, one mask per kind of layer (Gemma 2's alternating
+    local and global layers need two). Masks are told apart by MaskSpec.key; each entry keeps the tensors the key
+    identifies alive, so their ids cannot be reused by other tensors while the cache lives. A stack's StackInputs
+    owns one, so it lasts exactly one forward. With a KV cache, steps after the first attend over each layer's
+    own cached positions, so there every layer still builds its own mask.
+    """
+
+    def __init__(self):
+        self._built: dict[tuple, tuple] = {}
+
+    def get(self, mask: MaskSpec):
+        """The BlockMask of `mask`, built on first request."""
+        if mask.key not in self._built:
+            self._built[mask.key] = (_create_block_mask(mask), mask.sources)
+        return self._built[mask.key][0]
+
+
+def _create_block_mask(mask: MaskSpec):
+    """flex's BlockMask of one MaskSpec (batch None: one mask that every row shares)."""
     from torch.nn.attention.flex_attention import create_block_mask
 
+    batch = None if mask.batch == 1 else mask.batch
+    mask_mod = lambda b, h, q_idx, kv_idx: mask.mask_mod(b, h, q_idx, kv_idx)  # noqa: E731 (a plain function)
+    return create_block_mask(mask_mod, batch, None, mask.q_pos.shape[1], mask.k_pos.shape[1], device=mask.q_pos.device)
+
+
+class DenseBias:
+    """A bias already materialised as [B or 1, heads, Tq, Tk], in the two forms the backends read.
+
+    Transformer-XL's position term is one: it depends on the query vectors, so its smallest exact form per
+    (query, distance) is [B, heads, Tq, Tq + Tk - 1], larger than the dense bias itself.
+    """
+
+    def __init__(self, tensor: torch.Tensor):
+        self.tensor = tensor
+
+    def dense(self) -> torch.Tensor:
+        return self.tensor
+
+    def score(self, b, h, q_idx, kv_idx):
+        return self.tensor[b if self.tensor.shape[0] > 1 else 0, h, q_idx, kv_idx]
+
+
+def flex_attention_backend(q, k, v, scale, mask: MaskSpec, bias, softcap):
+    """flex_attention: the block mask of MaskSpec.mask_mod (shared through mask.block_masks), and a score_mod
+    adding the bias's per-score term, rounded to q's dtype as the dense bias is, and soft-capping."""
     block_mask = None
     if mask.restricts:
-        batch = None if mask.batch == 1 else mask.batch
-        mask_mod = lambda b, h, q_idx, kv_idx: mask.mask_mod(b, h, q_idx, kv_idx)  # noqa: E731 (a plain function)
-        block_mask = create_block_mask(mask_mod, batch, None, q.shape[2], k.shape[2], device=q.device)
+        block_mask = (mask.block_masks if mask.block_masks is not None else BlockMasks()).get(mask)
     score_mod = None
     if bias is not None or softcap is not None:
-        full_bias = None if bias is None else bias.to(q.dtype).expand(q.shape[0], q.shape[1], q.shape[2], k.shape[2])
+        dtype = q.dtype
 
         def score_mod(score, b, h, q_idx, kv_idx):
-            if full_bias is not None:
-                score = score + full_bias[b, h, q_idx, kv_idx]
+            if bias is not None:
+                score = score + bias.score(b, h, q_idx, kv_idx).to(dtype)
             if softcap is not None:
                 score = _softcap(score, softcap)
             return score
@@ -244,9 +301,11 @@ class StackInputs:
     positions: torch.Tensor  # [B or 1, Tq] positions of the new tokens (see builder.positions.token_positions)
     key_valid: torch.Tensor | None  # [B, Tq] padding of the new tokens
     rope: dict = field(default_factory=dict)  # RopePlan.key -> (cos, sin), each [B or 1, 1, Tq, rotary_dim]
-    bias: object = None  # callable(q_pos, k_pos) -> [B or 1, heads, Tq, Tk]: ALiBi or T5 buckets
+    bias: object = None  # callable(q_pos, k_pos) -> DistanceBias: ALiBi or T5 buckets
     memory: torch.Tensor | None = None  # encoder output for cross-attention
     memory_valid: torch.Tensor | None = None
+    memory_positions: torch.Tensor | None = None  # [S] key positions of the encoder output
+    block_masks: BlockMasks = field(default_factory=BlockMasks)  # this forward's flex block masks
 
 
 class Attention(nn.Module):
@@ -314,7 +373,7 @@ class Attention(nn.Module):
         return k, v
 
     def _xl_bias(self, q, k, q_pos, k_pos):
-        """Transformer-XL's content bias u.k and position term (q + v).W_r R(q - k), already scaled."""
+        """Transformer-XL's content bias u.k and position term (q + v).W_r R(q - k), already scaled, dense."""
         batch, heads, q_len, head_dim = q.shape
         groups = heads // self.n_kv_heads
         u = self.pos_bias_u.to(q.dtype).reshape(self.n_kv_heads, groups, head_dim)
@@ -326,7 +385,7 @@ class Attention(nn.Module):
         relative = relative.reshape(span.shape[0], heads, head_dim).transpose(0, 1)  # [heads, L, head_dim]
         by_distance = (q + self.pos_bias_v.to(q.dtype)[None, :, None, :]) @ relative.transpose(-1, -2)[None]
         index = (distance - lowest)[:, None].expand(batch, heads, q_len, k.shape[2])
-        return (content + torch.gather(by_distance, -1, index)) * self.scale
+        return DenseBias((content + torch.gather(by_distance, -1, index)) * self.scale)
 
     def forward(self, x: torch.Tensor, inputs: StackInputs, cache: LayerCache | None = None) -> torch.Tensor:
         q = self.q_proj(x)
@@ -344,8 +403,9 @@ class Attention(nn.Module):
                 k, v = self._project_kv(inputs.memory)
                 if cache is not None:
                     cache.cross_kv = (k, v)
-            k_pos = torch.arange(k.shape[2], device=x.device)
-            mask = MaskSpec(inputs.positions, k_pos, causal=False, key_valid=inputs.memory_valid)
+            k_pos = inputs.memory_positions
+            mask = MaskSpec(inputs.positions, k_pos, causal=False, key_valid=inputs.memory_valid,
+                            block_masks=inputs.block_masks)
         else:
             k, v = self._project_kv(x)
             if self.plan.rope is not None:
@@ -358,7 +418,8 @@ class Attention(nn.Module):
             k_pos, key_valid = inputs.positions, inputs.key_valid
             if cache is not None:
                 k, v, k_pos, key_valid = cache.update(k, v, k_pos, key_valid)
-            mask = MaskSpec(inputs.positions, k_pos, self.plan.causal, self.plan.local, self.plan.window, key_valid)
+            mask = MaskSpec(inputs.positions, k_pos, self.plan.causal, self.plan.local, self.plan.window, key_valid,
+                            inputs.block_masks)
         bias = None
         if self.position in (Position.alibi, Position.relative_bias):
             bias = inputs.bias(inputs.positions, k_pos)

@@ -215,7 +215,8 @@ class Transformer(nn.Module):
             bias = self.encoder_relative_bias if encoder else self.relative_bias
         dtype = self.embed_tokens.weight.dtype  # the activations' (tables rounded once here, not per layer)
         rope = {key: module(positions[:, None], dtype) for key, module in self.rotary.items()}  # broadcast over heads
-        return StackInputs(positions, key_valid, rope, bias, memory, memory_valid)
+        memory_positions = None if memory is None else torch.arange(memory.shape[1], device=memory.device)
+        return StackInputs(positions, key_valid, rope, bias, memory, memory_valid, memory_positions)
 
     def encode(self, input_ids, attention_mask=None) -> torch.Tensor:
         """Encoder output of an encoder-decoder model."""

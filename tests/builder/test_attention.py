@@ -4,21 +4,23 @@ import warnings
 import pytest
 import torch
 
-from builder.attention import ATTENTION_BACKENDS, MaskSpec, eager_attention
+from builder.attention import ATTENTION_BACKENDS, DenseBias, MaskSpec, eager_attention
+from builder.positions import AlibiBias, T5RelativeBias, token_positions
+from tests.builder.helpers import inputs_for
 from zoo.schema import LocalAttention
 
 warnings.filterwarnings("ignore", message=".*flex_attention called without torch.compile.*")
 
 
 def _naive(q, k, v, scale, allowed, bias, softcap):
-    """Per-head loop with K/V copied per query head: an independent reference for the eager path."""
+    """Per-head loop with K/V copied per query head: an independent reference for the eager path (bias dense)."""
     groups = q.shape[1] // k.shape[1]
     out = torch.empty_like(q)
     for b in range(q.shape[0]):
         for h in range(q.shape[1]):
             scores = q[b, h] @ k[b, h // groups].T * scale
             if bias is not None:
-                scores = scores + bias[0, h]
+                scores = scores + bias[min(b, bias.shape[0] - 1), h]
             if softcap is not None:
                 scores = softcap * torch.tanh(scores / softcap)
             scores = scores.masked_fill(~allowed[min(b, allowed.shape[0] - 1), 0], float("-inf"))
@@ -45,6 +47,8 @@ CASES = {
     "chunked": dict(causal=True, local=LocalAttention.chunked, window=5),
     "padded": dict(causal=True, padded=True),
     "bias": dict(causal=True, bias=True),
+    "alibi": dict(causal=True, alibi=True, padded=True, offset=True),
+    "buckets": dict(causal=False, buckets=True, padded=True),  # T5, max distance 6 < 13 tokens: clamped distances
     "softcap": dict(causal=True, softcap=5.0),
     "offset_queries": dict(causal=True, local=LocalAttention.sliding, window=6, offset=True),
 }
@@ -55,14 +59,29 @@ def _case(name, heads=4, kv_heads=2):
     torch.manual_seed(0)
     q_len = 4 if case.pop("offset", False) else 13
     q, k, v = torch.randn(2, heads, q_len, 8), torch.randn(2, kv_heads, 13, 8), torch.randn(2, kv_heads, 13, 8)
-    valid = None
+    valid, k_pos = None, torch.arange(13)
     if case.pop("padded", False):
         valid = torch.ones(2, 13, dtype=torch.bool)
         valid[1, :3] = False
-    mask = MaskSpec(torch.arange(13 - q_len, 13), torch.arange(13), key_valid=valid, **{
-        key: case[key] for key in ("causal", "local", "window") if key in case})
-    bias = torch.randn(1, heads, q_len, 13) if case.get("bias") else None
+        k_pos = token_positions(13, valid)  # per row: row 1 starts at its first real token
+    q_pos = k_pos[..., 13 - q_len:]
+    flags = {key: case[key] for key in ("causal", "local", "window") if key in case}
+    mask = MaskSpec(q_pos, k_pos, key_valid=valid, **flags)
+    bias = None
+    if case.get("bias"):
+        bias = DenseBias(torch.randn(1, heads, q_len, 13))
+    elif case.get("alibi"):
+        bias = AlibiBias(heads)(q_pos, k_pos)
+    elif case.get("buckets"):
+        bias = _t5_bias(heads)(q_pos, k_pos)
     return q, k, v, mask, bias, case.get("softcap")
+
+
+def _t5_bias(heads):
+    """T5 buckets with random weights and a max distance shorter than the cases' 13 tokens."""
+    module = T5RelativeBias(num_buckets=8, max_distance=6, n_heads=heads, bidirectional=True)
+    torch.nn.init.normal_(module.relative_attention_bias.weight, generator=torch.Generator().manual_seed(1))
+    return module
 
 
 def _assert_close_where_defined(got, expected, mask):
@@ -75,7 +94,8 @@ def _assert_close_where_defined(got, expected, mask):
 def test_eager_matches_a_naive_per_head_loop(name):
     q, k, v, mask, bias, softcap = _case(name)
     got = eager_attention(q, k, v, 8**-0.5, mask, bias, softcap)
-    _assert_close_where_defined(got, _naive(q, k, v, 8**-0.5, mask.dense(), bias, softcap), mask)
+    dense_bias = None if bias is None else bias.dense()
+    _assert_close_where_defined(got, _naive(q, k, v, 8**-0.5, mask.dense(), dense_bias, softcap), mask)
 
 
 @pytest.mark.parametrize("name", [name for name in CASES if name != "softcap"])
@@ -85,11 +105,26 @@ def test_sdpa_matches_eager(name):
                                 eager_attention(q, k, v, 0.3, mask, bias, softcap), mask)
 
 
-@pytest.mark.parametrize("name", ["sliding", "chunked", "bias", "softcap", "padded"])
+@pytest.mark.parametrize("name", ["sliding", "chunked", "bias", "alibi", "buckets", "softcap", "padded"])
 def test_flex_matches_eager(name):
     q, k, v, mask, bias, softcap = _case(name)
     _assert_close_where_defined(ATTENTION_BACKENDS["flex"](q, k, v, 0.3, mask, bias, softcap),
                                 eager_attention(q, k, v, 0.3, mask, bias, softcap), mask)
+
+
+def test_flex_t5_table_gradient_matches_eager():
+    """flex's score_mod reads T5's per-distance table; the table's gradient through it equals eager's dense one.
+    (On CPU flex has no backward for q, k, v; it does differentiate the tensors score_mod reads.)"""
+    q, k, v, mask, _, _ = _case("buckets")
+    module = _t5_bias(q.shape[1])
+    grads = []
+    for backend in ("eager", "flex"):
+        out = ATTENTION_BACKENDS[backend](q, k, v, 0.3, mask, module(mask.q_pos, mask.k_pos), None)
+        (out * torch.linspace(-1, 1, out.numel()).reshape(out.shape)).sum().backward()
+        grads.append(module.relative_attention_bias.weight.grad)
+        module.relative_attention_bias.weight.grad = None
+    assert grads[0].abs().sum() > 0
+    torch.testing.assert_close(grads[1], grads[0], atol=1e-5, rtol=1e-5)
 
 
 def test_sdpa_refuses_softcap():
@@ -109,26 +144,52 @@ def test_softcap_bounds_attention_logits():
     assert out[0, 0, 0, 1].item() == pytest.approx(1 / (1 + math.exp(4)), rel=1e-4)
 
 
+# (proxy, left-padded batch, create_block_mask calls per forward): one per distinct mask, not one per layer
+COMPILED_CASES = [
+    ("gemma-2-27b", False, 2), ("gemma-2-27b", True, 2),  # sliding + soft-cap: a local and a global mask
+    ("llama-4-scout", False, 2), ("llama-4-scout", True, 2),  # chunked + NoPE: three chunked layers share one
+    ("bloom-176b", False, 1), ("bloom-176b", True, 1),  # ALiBi, computed in score_mod from the slopes
+    ("gopher-280b", True, 1),  # Transformer-XL (dense bias)
+    ("t5-11b", True, 3),  # T5 buckets from a per-distance table; encoder, decoder and cross-attention masks
+]
+
+
 def test_compiled_flex_the_cuda_path_matches_eager_and_compiles_once(monkeypatch):
-    """The compiled flex_attention CUDA runs, exercised on CPU (inference: flex has no CPU backward):
-    sliding + soft-cap (Gemma 2), chunked + NoPE (LLaMA 4 Scout) and ALiBi bias (BLOOM) match the eager
-    reference, and a second forward of the same shapes compiles nothing new."""
+    """The compiled flex_attention CUDA runs, exercised on CPU (inference: flex has no CPU backward) on tiny
+    proxies, unpadded and left-padded: it matches the eager reference, builds one block mask per distinct mask
+    per forward, and a second forward of the same shapes compiles nothing new."""
     from torch._dynamo.utils import counters
-    from torch.nn.attention.flex_attention import flex_attention
+    from torch.nn.attention import flex_attention as flex_module
 
     from builder import attention, build, scale
 
-    compiled = torch.compile(flex_attention, dynamic=False)
+    compiled = torch.compile(flex_module.flex_attention, dynamic=False)
     monkeypatch.setattr(attention, "_flex_function", lambda device: compiled)
+    calls = []
+    create_block_mask = flex_module.create_block_mask
+
+    def counted_create_block_mask(*args, **kwargs):
+        calls.append(1)
+        return create_block_mask(*args, **kwargs)
+
+    monkeypatch.setattr(flex_module, "create_block_mask", counted_create_block_mask)
+    padding = torch.ones(2, 40, dtype=torch.long)
+    padding[1, :7] = 0
     with torch.no_grad():
-        for key in ("gemma-2-27b", "llama-4-scout", "bloom-176b"):
-            model = build(scale(key, "tiny"), seed=0)
-            ids = torch.randint(0, model.spec.vocab_size, (2, 96), generator=torch.Generator().manual_seed(0))
+        for key, padded, block_masks in COMPILED_CASES:
+            model = build(scale(key, "tiny"), seed=0).eval()
+            kwargs = inputs_for(model, length=40)
+            if padded:
+                kwargs["attention_mask"] = padding
+                if model.encoder_layers is not None:
+                    kwargs["encoder_attention_mask"] = torch.cat((padding, padding[:, :3]), dim=1)
             model.set_attention_backend("eager")
-            reference = model(ids)
+            reference = model(**kwargs)
             model.set_attention_backend("flex")
-            torch.testing.assert_close(model(ids), reference, atol=1e-5, rtol=1e-5)
+            calls.clear()
+            torch.testing.assert_close(model(**kwargs), reference, atol=1e-5, rtol=1e-5)
+            assert len(calls) == block_masks, (key, padded)
             graphs = counters["stats"]["unique_graphs"]
             assert graphs >= 1  # flex really went through torch.compile
-            model(ids)
-            assert counters["stats"]["unique_graphs"] == graphs, key
+            model(**kwargs)
+            assert counters["stats"]["unique_graphs"] == graphs, (key, padded)

@@ -5,8 +5,8 @@ import torch
 
 from builder.plan import RopePlan
 from builder.positions import (
-    AlibiBias, RotaryEmbedding, alibi_slopes, apply_rotary, rope_inverse_frequencies, sinusoidal_table,
-    t5_relative_bucket,
+    AlibiBias, RotaryEmbedding, T5RelativeBias, alibi_slopes, apply_rotary, rope_inverse_frequencies,
+    sinusoidal_table, t5_relative_bucket,
 )
 from zoo.schema import RopeLayout, RopeScaling
 
@@ -28,7 +28,7 @@ def test_alibi_slopes_match_the_paper(n_heads):
 
 
 def test_alibi_bias_is_slope_times_key_minus_query():
-    bias = AlibiBias(4)(torch.arange(3), torch.arange(3))
+    bias = AlibiBias(4)(torch.arange(3), torch.arange(3)).dense()[0]
     assert bias[1, 2, 0] == pytest.approx(-2 * 2 ** (-4))
     assert torch.all(bias.diagonal(dim1=-2, dim2=-1) == 0)
 
@@ -123,3 +123,14 @@ def test_sinusoidal_table_keeps_every_position_of_long_batched_inputs():
         table = sinusoidal_table(positions, 6, interleaved=interleaved)
         assert table.shape == (3, 40, 6)
         torch.testing.assert_close(table[0], sinusoidal_table(torch.arange(40), 6, interleaved=interleaved))
+
+
+@pytest.mark.parametrize("buckets, max_distance", [(32, 128), (8, 6)])
+@pytest.mark.parametrize("bidirectional", [True, False])
+def test_t5_bias_table_of_clamped_distances_equals_the_bucket_of_every_distance(buckets, max_distance, bidirectional):
+    """T5RelativeBias reads a table over distances clamped to +-max_distance; far beyond it nothing changes."""
+    module = T5RelativeBias(buckets, max_distance, 4, bidirectional)
+    positions = torch.arange(5 * max_distance)
+    relative = positions[None, :] - positions[:, None]
+    expected = module.relative_attention_bias(t5_relative_bucket(relative, bidirectional, buckets, max_distance))
+    assert torch.equal(module(positions, positions).dense()[0], expected.movedim(-1, 0))
