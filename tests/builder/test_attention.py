@@ -146,10 +146,9 @@ def test_softcap_bounds_attention_logits():
 
 # (proxy, left-padded batch, create_block_mask calls per forward): one per distinct mask, not one per layer
 COMPILED_CASES = [
-    ("gemma-2-27b", False, 2), ("gemma-2-27b", True, 2),  # sliding + soft-cap: a local and a global mask
-    ("llama-4-scout", False, 2), ("llama-4-scout", True, 2),  # chunked + NoPE: three chunked layers share one
-    ("bloom-176b", False, 1), ("bloom-176b", True, 1),  # ALiBi, computed in score_mod from the slopes
-    ("gopher-280b", True, 1),  # Transformer-XL (dense bias)
+    ("gemma-2-27b", False, 2),  # sliding + soft-cap, one mask for every row: a local and a global mask
+    ("llama-4-scout", True, 2),  # chunked + NoPE, per-row masks: three chunked layers share one
+    ("bloom-176b", True, 1),  # ALiBi, computed in score_mod from the slopes
     ("t5-11b", True, 3),  # T5 buckets from a per-distance table; encoder, decoder and cross-attention masks
 ]
 
