@@ -76,6 +76,8 @@ def rope_inverse_frequencies(plan: RopePlan) -> torch.Tensor:
     high_freq_wavelen = original / scaling.high_freq_factor
     wavelen = 2 * math.pi / inv_freq
     scaled = torch.where(wavelen > low_freq_wavelen, inv_freq / scaling.factor, inv_freq)
+    if scaling.low_freq_factor == scaling.high_freq_factor:
+        return scaled  # no smoothed band: a plain step at the original context (LLaMA 4 Scout)
     smooth = (original / wavelen - scaling.low_freq_factor) / (scaling.high_freq_factor - scaling.low_freq_factor)
     smoothed = (1 - smooth) * scaled / scaling.factor + smooth * scaled
     medium = ~(wavelen < high_freq_wavelen) * ~(wavelen > low_freq_wavelen)

@@ -134,3 +134,15 @@ def test_t5_bias_table_of_clamped_distances_equals_the_bucket_of_every_distance(
     relative = positions[None, :] - positions[:, None]
     expected = module.relative_attention_bias(t5_relative_bucket(relative, bidirectional, buckets, max_distance))
     assert torch.equal(module(positions, positions).dense()[0], expected.movedim(-1, 0))
+
+
+def test_llama3_scaling_with_equal_frequency_factors_is_a_step():
+    """LLaMA 4 Scout: low = high frequency factor, so wavelengths beyond the original context are divided by
+    the factor and all others kept, with no smoothed band in between."""
+    scaling = RopeScaling(kind="llama3", factor=16.0, low_freq_factor=1.0, high_freq_factor=1.0,
+                          original_context_length=8192)
+    base = rope_inverse_frequencies(RopePlan(500000.0, 128, RopeLayout.half, None))
+    scaled = rope_inverse_frequencies(RopePlan(500000.0, 128, RopeLayout.half, scaling))
+    beyond = 2 * math.pi / base > 8192
+    assert beyond.any() and (~beyond).any()
+    torch.testing.assert_close(scaled, torch.where(beyond, base / 16.0, base))
