@@ -50,10 +50,10 @@ step() {
 }
 
 for record in "${RECORDS[@]}"; do
-  step "train-$record" "$PYTHON" -m zoo.cli bench "$record" --mode train --batch "$BATCH" --seq "$SEQ" \
+  step "train-$record" "$PYTHON" -m zoo bench "$record" --mode train --batch "$BATCH" --seq "$SEQ" \
     "${COMPILE[@]}" "${COMMON[@]}"
 done
-step "decode-llama-2-7b" "$PYTHON" -m zoo.cli bench llama-2-7b --mode decode --batch 1 --prompt "$PROMPT" \
+step "decode-llama-2-7b" "$PYTHON" -m zoo bench llama-2-7b --mode decode --batch 1 --prompt "$PROMPT" \
   --new "$NEW" "${COMMON[@]}"
 step "vs-transformers" "$PYTHON" benchmarks/vs_transformers.py --records llama-2-7b --scales "$SCALE" \
   --device "$DEVICE" --dtype "$DTYPE" --mode train --batch "$BATCH" --seq "$SEQ" --warmup "$WARMUP" \

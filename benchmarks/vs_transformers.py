@@ -19,11 +19,11 @@ import sys
 
 import torch
 
-from builder.bench import Workload, make_optimizer, measure, model_inputs
+from builder.bench.runner import Workload, make_optimizer, measure, model_inputs
 from builder.construct import build
 from builder.devices import DTYPES, resolve_device
 from builder.hf import hf_config_from_spec, hf_model
-from builder.scaling import scale
+from zoo.variants import scale
 
 
 def _workload(model, inputs: dict, mode: str, device, labels_shifted: bool) -> Workload:

@@ -1,8 +1,13 @@
-"""`zoo build KEY [--scale tiny|small|1b|N] [--device meta|cpu|cuda]`: registered into zoo's CLI."""
+"""The builder's `zoo` subcommands (`build`, `bench`, `import-hf`), registered through the `archzoo.commands`
+entry point, so the catalog's command line composes them without importing the builder."""
 
 from __future__ import annotations
 
 import argparse
+
+from builder.bench.cli import register_bench
+from builder.hf.cli import register_import_hf
+from zoo.cli import UsageError
 
 
 def _scale_target(value: str) -> str | int:
@@ -11,16 +16,13 @@ def _scale_target(value: str) -> str | int:
 
 def cmd_build(args) -> int:
     """Build the model (meta unless told otherwise) and print its module summary and counts."""
-    from zoo.cli import UsageError
-
-    from builder.construct import ModelTooLargeError, build, describe
-    from builder.resolve import UnknownSpecError
-    from builder.scaling import scale
+    from builder.construct import build, describe
+    from zoo.variants import resolve_variant
 
     try:
-        spec = args.key if args.scale is None else scale(args.key, _scale_target(args.scale))
-        model = build(spec, device=args.device)
-    except (UnknownSpecError, ModelTooLargeError, ValueError) as error:
+        variant = resolve_variant(args.key, None if args.scale is None else _scale_target(args.scale))
+        model = build(variant, device=args.device)
+    except ValueError as error:
         raise UsageError(str(error)) from None
     print(describe(model))
     return 0
@@ -28,15 +30,9 @@ def cmd_build(args) -> int:
 
 def register_commands(commands: argparse._SubParsersAction) -> None:
     build = commands.add_parser("build", help="build a model and print its modules, parameter counts and KV cache")
-    build.add_argument("key")
+    build.add_argument("key", help="record key, optionally with overrides: KEY:FIELD=VALUE[,FIELD=VALUE]")
     build.add_argument("--scale", help="a proxy: tiny, small, 1b or a parameter count")
     build.add_argument("--device", default="meta", help="meta (default, no memory), cpu or cuda")
     build.set_defaults(run=cmd_build)
-
-    from builder.bench_cli import register_bench
-
     register_bench(commands)
-
-    from builder.hf_cli import register_import_hf
-
     register_import_hf(commands)

@@ -5,32 +5,18 @@ Named construct.py, not build.py: a submodule called `build` would shadow the `b
 
 from __future__ import annotations
 
-import os
-
 import torch
 
-from builder.accounting import kv_cache_bytes_per_token, param_counts
-from builder.model import Transformer
-from builder.resolve import ScaledSpec, resolve_spec
+from builder.devices import available_bytes
+from builder.network.model import Transformer
+from zoo.accounting import kv_cache_bytes_per_token, param_counts
+from zoo.errors import ZooError
 from zoo.schema import Architecture, ModelRecord
+from zoo.variants import Variant, resolve_variant
 
 
-class ModelTooLargeError(MemoryError):
+class ModelTooLargeError(ZooError, MemoryError):
     """The estimated parameter bytes exceed the memory available on the target device."""
-
-
-def available_bytes(device: torch.device) -> int:
-    """Free memory on the device: MemAvailable for CPU, the CUDA allocator's free bytes for a GPU."""
-    if device.type == "cuda":
-        return torch.cuda.mem_get_info(device)[0]
-    try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
 def _gib(n_bytes: int) -> str:
@@ -38,14 +24,18 @@ def _gib(n_bytes: int) -> str:
 
 
 def build(
-    spec: str | ModelRecord | Architecture | ScaledSpec,
+    spec: str | ModelRecord | Architecture | Variant,
     device: str | torch.device = "cpu",
     dtype: torch.dtype | None = None,
     seed: int | None = None,
     attention_backend: str = "auto",
 ) -> Transformer:
-    """Construct on meta (instant at any size); for a real device, check memory, materialise and init."""
-    arch, source = resolve_spec(spec)
+    """Construct on meta (instant at any size); for a real device, check memory, materialise and init.
+
+    `spec`: a key or variant text ('llama-2-7b:norm_position=post'), a record, an architecture or a Variant.
+    """
+    variant = resolve_variant(spec)
+    arch, source = variant.architecture, variant.name
     device = torch.device(device)
     dtype = dtype or torch.get_default_dtype()
     if device.type != "meta":

@@ -22,14 +22,15 @@ from typing import Any
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
-from zoo.columns import ACCOUNTING_COLUMNS, CONTRACT_COLUMNS, accounting, flatten
+from zoo.columns import CONTRACT_COLUMNS, accounting, flatten
+from zoo.errors import ZooError, did_you_mean
 from zoo.schema import ModelRecord
 from zoo.specfile import SpecError, load_specs, spec_paths, specs_dir
 
 CATALOG_ENV = "ARCHZOO_DB"
 
 
-class CatalogError(Exception):
+class CatalogError(ZooError):
     """The catalog cannot be opened, built or queried as asked."""
 
 
@@ -100,7 +101,8 @@ class MetaRow(SQLModel, table=True):
     value: str
 
 
-_FINGERPRINT_CODE = ("schema.py", "columns.py", "catalog.py")
+# The modules whose code decides what a row holds: a change to any of them rebuilds the catalog.
+_FINGERPRINT_CODE = ("schema.py", "plan.py", "accounting.py", "columns.py", "catalog.py")
 
 
 def specs_fingerprint(directory: Path | None = None) -> str:
@@ -109,11 +111,8 @@ def specs_fingerprint(directory: Path | None = None) -> str:
     for path in spec_paths(directory):
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     here = Path(__file__).resolve().parent
-    code = [here / name for name in _FINGERPRINT_CODE]
-    code.append(here.parent / "builder" / "accounting.py")
-    for path in code:
-        if path.exists():
-            digest.update(path.read_bytes())
+    for name in _FINGERPRINT_CODE:
+        digest.update((here / name).read_bytes())
     return digest.hexdigest()
 
 
@@ -141,11 +140,7 @@ def _exclusive(path: Path) -> Iterator[None]:
 
 
 def _rows_for(record: ModelRecord) -> tuple[ModelRow, list[SourceRow]]:
-    try:
-        computed = accounting(record)
-    except ImportError:
-        computed = dict.fromkeys(ACCOUNTING_COLUMNS)
-    row = ModelRow(**flatten(record, computed), spec_json=record.model_dump_json())
+    row = ModelRow(**flatten(record, accounting(record)), spec_json=record.model_dump_json())
     sources = [SourceRow(model_key=record.key, url=s.url, kind=s.kind.value, title=s.title) for s in record.sources]
     return row, sources
 
@@ -246,7 +241,8 @@ class Catalog:
         with self.session() as s:
             row = s.get(ModelRow, key)
         if row is None:
-            raise CatalogError(f"unknown model key '{key}'{_suggest(key, self.keys())}")
+            keys = self.keys()
+            raise CatalogError(f"unknown model key '{key}'{did_you_mean(key, keys) or '; known keys: ' + ', '.join(keys)}")
         return ModelRecord.model_validate_json(row.spec_json)
 
     def records(self) -> list[ModelRecord]:
@@ -322,12 +318,3 @@ def _coerce(name: str, value: Any) -> Any:
         return kind(value)
     except ValueError:
         raise CatalogError(f"where: column '{name}' takes a {kind.__name__}, got '{value}'") from None
-
-
-def _suggest(key: str, keys: list[str]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(key, keys, n=3, cutoff=0.5)
-    return f"; did you mean {', '.join(close)}?" if close else f"; known keys: {', '.join(keys)}"
-
-

@@ -1,6 +1,9 @@
-"""The `zoo` command line: list, show, export, validate and build the catalog.
+"""The `zoo` command line: list, show, export, validate and build the catalog, plus the commands of
+installed extensions (the builder's `build`, `bench` and `import-hf`).
 
-Every failure the user can cause ends in one line per problem on stderr and a non-zero
+Extensions register through the `archzoo.commands` entry-point group: each entry is a function that adds
+subcommands to the parser, so this module names no extension and the catalog never imports the builder.
+Every failure the user can cause is a ZooError and ends in one line per problem on stderr and a non-zero
 exit, never a traceback (set ARCHZOO_DEBUG=1 to see one for an unexpected error).
 """
 
@@ -12,17 +15,22 @@ import io
 import json
 import os
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 
-from zoo.catalog import Catalog, CatalogError, build_catalog, default_path
+from zoo.accounting import explain_gap
+from zoo.catalog import Catalog, build_catalog, default_path
 from zoo.columns import CONTRACT_COLUMNS
+from zoo.errors import ZooError
 from zoo.specfile import SpecError, load_specs, spec_paths
+
+COMMAND_ENTRY_POINTS = "archzoo.commands"
 
 LIST_COLUMNS = ("key", "released", "organization", "arch", "params_published", "d_model", "n_layers",
                 "norm", "norm_position", "activation", "position", "attention", "layer_pattern")
 
 
-class UsageError(Exception):
+class UsageError(ZooError):
     """A command-line argument that cannot be used as given."""
 
 
@@ -108,16 +116,12 @@ def cmd_show(args) -> int:
 
 
 def _params_gap(record, row) -> str:
-    """Why the computed count differs from the published one, from the builder's accounting."""
+    """Why the computed count differs from the published one, from zoo.accounting."""
     total, published = row["params_total"], record.params_published
     if total is None or published is None:
         return ""
     gap = (total - published) / published
     text = f"computed {total:,} vs published {published:,} ({gap:+.2%})"
-    try:
-        from builder.accounting import explain_gap
-    except ImportError:
-        return text
     reasons = explain_gap(record)
     return text + (": " + "; ".join(reasons) if reasons else "")
 
@@ -191,19 +195,9 @@ def make_parser() -> argparse.ArgumentParser:
     build.add_argument("--specs", help="spec directory (default: the bundled specs)")
     build.set_defaults(run=cmd_catalog_build)
 
-    for register in _extensions():
-        register(commands)
+    for extension in sorted(entry_points(group=COMMAND_ENTRY_POINTS), key=lambda entry: entry.name):
+        extension.load()(commands)
     return parser
-
-
-def _extensions():
-    """Subcommands that live with the code they drive: builder.cli.register_commands(subparsers)
-    adds the builder's `build`, `bench` and `import-hf`."""
-    try:
-        from builder.cli import register_commands
-    except ImportError:
-        return []
-    return [register_commands]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -211,12 +205,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except SpecError as error:
-        for line in error.problems:
+    except ZooError as error:
+        for line in error.lines():
             print(line, file=sys.stderr)
-        return 2
-    except (CatalogError, UsageError) as error:
-        print(f"zoo: {error}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         return 0

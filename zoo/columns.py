@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from zoo.accounting import kv_cache_bytes_per_token, param_counts
 from zoo.schema import ModelRecord
 
 # Column name -> Python type of its (nullable) value, in the contract's order.
@@ -70,7 +71,7 @@ CONTRACT_COLUMNS: dict[str, type] = {
     "sources": list,
 }
 
-# Columns computed from the builder's accounting; null until it is importable.
+# Columns computed by zoo.accounting.
 ACCOUNTING_COLUMNS = ("params_total", "params_active", "kv_cache_bytes_per_token")
 
 
@@ -95,9 +96,7 @@ def _enum(value):
 
 
 def accounting(record: ModelRecord) -> dict:
-    """params_total, params_active and kv_cache_bytes_per_token from the builder's pure accounting."""
-    from builder.accounting import kv_cache_bytes_per_token, param_counts
-
+    """params_total, params_active and kv_cache_bytes_per_token, counted from the spec by zoo.accounting."""
     counts = param_counts(record.architecture)
     return {
         "params_total": counts.total,

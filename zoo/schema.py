@@ -96,6 +96,12 @@ class QKNorm(str, Enum):
     l2 = "l2"  # unweighted RMS normalisation per head, x * rsqrt(mean(x^2) + eps), after RoPE, RoPE layers only (LLaMA 4)
 
 
+class TokenMixer(str, Enum):
+    """How a layer mixes information across tokens; each kind is one registered module in the builder."""
+
+    attention = "attention"  # multi-head softmax attention over cached keys and values (MHA / MQA / GQA)
+
+
 class Router(str, Enum):
     topk_softmax = "topk_softmax"  # softmax over the selected top-k logits (Mixtral)
     softmax_topk = "softmax_topk"  # softmax over all experts, keep top-k probabilities as they are (Grok-1)
@@ -281,6 +287,10 @@ class Architecture(_Strict):
         return self
 
     # Derived values, never typed in.
+    @property
+    def token_mixer(self) -> TokenMixer:
+        return TokenMixer.attention
+
     @property
     def attention(self) -> str:
         if self.n_kv_heads == self.n_heads:

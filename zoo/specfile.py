@@ -8,15 +8,19 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from zoo.errors import ZooError
 from zoo.schema import ModelRecord
 
 
-class SpecError(Exception):
-    """One or more problems with spec documents; each problem is one printable line."""
+class SpecError(ZooError):
+    """One or more problems with spec documents; each problem is one printable line naming its file."""
 
     def __init__(self, problems: list[str]):
         self.problems = problems
         super().__init__("\n".join(problems))
+
+    def lines(self) -> list[str]:
+        return self.problems
 
 
 def _printable(text: str) -> str:

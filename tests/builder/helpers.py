@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from builder.mlp import MoE
+from builder.network.moe import MoE
 from zoo.schema import Architecture
 
 TINY_DECODER = dict(
@@ -22,7 +22,7 @@ def tiny_arch(**changes) -> Architecture:
 
 
 def module_counts(model) -> tuple[int, int, int]:
-    """(total, active, embedding) read off the instantiated modules, independently of builder.accounting."""
+    """(total, active, embedding) read off the instantiated modules, independently of zoo.accounting."""
     total = sum(p.numel() for p in model.parameters())
     idle = 0
     for module in model.modules():

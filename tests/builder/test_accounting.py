@@ -1,10 +1,12 @@
 import pytest
 import torch
-from hypothesis import HealthCheck, assume, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from builder import build, kv_cache_bytes_per_token, param_counts
+from builder import build
 from tests.builder.helpers import TINY_DECODER, inputs_for, module_counts
+from zoo.accounting import kv_cache_bytes_per_token, param_counts
 from zoo.schema import Architecture
 from zoo.specfile import load_spec, spec_paths
 
@@ -26,11 +28,12 @@ def test_full_size_meta_build_matches_the_record_and_the_analytic_count(path):
         assert gap <= 0.02 or "param" in record.notes.lower(), f"{total:,} vs published {record.params_published:,}"
 
 
-def test_import_builder_and_accounting_do_not_import_torch():
+def test_import_catalog_and_accounting_do_not_import_torch():
     import subprocess
     import sys
 
-    code = "import sys, builder, builder.accounting, builder.scaling; print('torch' in sys.modules)"
+    code = ("import sys, zoo, zoo.accounting, zoo.scaling, zoo.flops, zoo.plan, zoo.variants, zoo.cli; "
+            "print('torch' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
 
 
@@ -143,7 +146,7 @@ def test_random_valid_combinations_build_run_and_count_exactly(arch, seed):
 
 
 def test_explain_gap_names_the_terms_the_gap_matches():
-    from builder.accounting import explain_gap
+    from zoo.accounting import explain_gap
 
     gemma = load_spec(next(p for p in spec_paths() if p.stem == "gemma-7b"))
     reasons = explain_gap(gemma)

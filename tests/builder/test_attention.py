@@ -4,8 +4,10 @@ import warnings
 import pytest
 import torch
 
-from builder.attention import ATTENTION_BACKENDS, DenseBias, MaskSpec, eager_attention
-from builder.positions import AlibiBias, T5RelativeBias, token_positions
+from builder.network.mixers.backends import ATTENTION_BACKENDS, DenseBias, eager_attention
+from builder.network.mixers.masks import MaskSpec
+from builder.network.positions import token_positions
+from builder.network.relative import AlibiBias, T5RelativeBias
 from tests.builder.helpers import inputs_for
 from zoo.schema import LocalAttention
 
@@ -160,10 +162,11 @@ def test_compiled_flex_the_cuda_path_matches_eager_and_compiles_once(monkeypatch
     from torch._dynamo.utils import counters
     from torch.nn.attention import flex_attention as flex_module
 
-    from builder import attention, build, scale
+    from builder import build, scale
+    from builder.network.mixers import backends
 
     compiled = torch.compile(flex_module.flex_attention, dynamic=False)
-    monkeypatch.setattr(attention, "_flex_function", lambda device: compiled)
+    monkeypatch.setattr(backends, "_flex_function", lambda device: compiled)
     calls = []
     create_block_mask = flex_module.create_block_mask
 

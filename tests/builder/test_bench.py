@@ -7,13 +7,14 @@ import json
 import pytest
 import torch
 
-import builder.bench as bench
-from builder.bench import BenchConfig, Timing, Workload, measure
-from builder.devices import DeviceError, mfu, peak_flops, resolve_device
-from builder.variants import VariantError, parse_variant, resolve_variant
+import builder.bench.runner as bench
+from builder.bench.hardware import mfu, peak_flops
+from builder.bench.runner import BenchConfig, Timing, Workload, measure
+from builder.devices import DeviceError, resolve_device
 from zoo.catalog import BenchmarkRow, Catalog
 from zoo.cli import main
 from zoo.schema import NormPosition
+from zoo.variants import VariantError, parse_variant, resolve_variant
 
 FAST = ["--scale", "tiny", "--batch", "2", "--seq", "32", "--prompt", "16", "--new", "4", "--warmup", "1", "--iters", "2"]
 

@@ -9,16 +9,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from builder import build, scale
-from builder.accounting import param_counts
-from builder.attention import MaskSpec
-from builder.bench import model_inputs
-from builder.flops import (
-    attended_keys, attended_pairs, attention_flop_counter, decode_flops_per_token, flop_breakdown, flops_per_token,
-)
-from builder.plan import plan_model
-from builder.resolve import load_record
+from builder.bench.flop_counter import attention_flop_counter
+from builder.bench.runner import model_inputs
+from builder.network.mixers.masks import MaskSpec
 from tests.builder.helpers import tiny_arch
+from zoo.accounting import param_counts
+from zoo.flops import attended_keys, attended_pairs, decode_flops_per_token, flop_breakdown, flops_per_token
+from zoo.plan import plan_model
 from zoo.schema import LocalAttention
+from zoo.variants import load_record
 
 SEQ = 96  # longer than every tiny proxy's window or chunk, shorter than its context
 RELATIVE = 1e-9
@@ -137,12 +136,12 @@ def test_cpu_flash_backward_is_twice_the_forward():
     causal=st.booleans(),
 )
 def test_attended_pairs_and_keys_match_the_builders_mask(length, window, kind, causal):
-    from builder.plan import LayerPlan
-    from zoo.schema import Position
+    from zoo.plan import AttentionPlan
+    from zoo.schema import Position, TokenMixer
 
     causal = causal or kind is not None  # local layers exist only in (causal) decoders
-    layer = LayerPlan(index=0, stack="decoder", causal=causal, local=kind, window=window if kind else None,
-                      position=Position.none, rope=None, moe=False, cross_attention=False)
+    layer = AttentionPlan(mixer=TokenMixer.attention, causal=causal, local=kind, window=window if kind else None,
+                          position=Position.none, rope=None, scale=1.0, temperature=None, qk_norm=None, cross=False)
     positions = torch.arange(length)
     mask = MaskSpec(positions, positions, causal, kind, layer.window).dense()[0, 0].expand(length, length)
     assert attended_pairs(layer, length) == int(mask.sum())

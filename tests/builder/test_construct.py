@@ -3,8 +3,8 @@ import torch
 
 from builder import build, scale
 from builder.construct import ModelTooLargeError, describe
-from builder.resolve import UnknownSpecError
 from zoo.specfile import load_spec
+from zoo.variants import UnknownSpecError
 
 
 def test_full_size_meta_build_allocates_nothing_and_counts_exactly():

@@ -6,9 +6,9 @@ import json
 import pytest
 import transformers
 
-from builder.accounting import param_counts
 from builder.hf import NotExpressible, hf_config_from_spec, hf_model, hf_model_type, read_hf_config, spec_from_hf
-from builder.hf_tables import TYPE_ORDER, TYPES
+from builder.hf.tables import TYPE_ORDER, TYPES
+from zoo.accounting import param_counts
 from zoo.specfile import load_specs, spec_paths
 
 RECORDS = {record.key: record for record in load_specs(spec_paths())}
@@ -27,7 +27,7 @@ def _meta_count(config) -> int:
 
 
 def test_every_type_is_in_the_match_order_and_its_table_covers_the_schema():
-    from builder.hf import _codecs
+    from builder.hf.config import _codecs
 
     assert sorted(TYPE_ORDER) == sorted(TYPES)
     for hf_type in TYPES.values():

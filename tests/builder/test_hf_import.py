@@ -3,7 +3,7 @@
 import json
 
 from builder.hf import hf_config_from_spec
-from builder.hf_tables import TYPES
+from builder.hf.tables import TYPES
 from zoo.cli import main
 from zoo.specfile import load_spec
 

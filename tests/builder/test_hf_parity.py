@@ -7,6 +7,7 @@ Each tiny spec keeps its record's choices (norms, positions, layer and MoE patte
 with a window of 8 so the 24-token inputs and 20-token generations cross every local window and chunk.
 """
 
+import dataclasses
 import inspect
 
 import pytest
@@ -149,7 +150,7 @@ def test_logits_match_on_a_left_padded_batch(models, monkeypatch):
         if hasattr(module, "attn_temperature_tuning"):
             monkeypatch.setattr(module, "attn_temperature_tuning", False)
     for _, module in ours.attention_modules():
-        monkeypatch.setattr(module, "query_temperature", None)
+        monkeypatch.setattr(module, "plan", dataclasses.replace(module.plan, temperature=None))
     assert max(_padded_difference(models)) < TOLERANCE
 
 

@@ -3,7 +3,8 @@ import math
 import pytest
 import torch
 
-from builder.mlp import MLP, MoE, ROUTERS, activation_fn
+from builder.network.mlp import MLP, activation_fn
+from builder.network.moe import ROUTERS, MoE
 from tests.builder.helpers import tiny_arch
 from zoo.schema import Router
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from builder import build, scale
-from builder.model import Transformer
+from builder.network.model import Transformer
 from tests.builder.helpers import inputs_for, tiny_arch
 
 torch.set_num_threads(2)

@@ -1,7 +1,7 @@
 import torch
 from torch import nn
 
-from builder.norms import HeadwiseNorm, UnitOffsetNorm, make_norm
+from builder.network.norms import HeadwiseNorm, UnitOffsetNorm, make_norm
 from tests.builder.helpers import tiny_arch
 
 

@@ -1,5 +1,5 @@
-from builder.plan import plan_model
 from tests.builder.helpers import tiny_arch
+from zoo.plan import plan_model
 from zoo.schema import LocalAttention, Position
 
 

@@ -3,11 +3,10 @@ import math
 import pytest
 import torch
 
-from builder.plan import RopePlan
-from builder.positions import (
-    AlibiBias, RotaryEmbedding, T5RelativeBias, alibi_slopes, apply_rotary, rope_inverse_frequencies,
-    sinusoidal_table, t5_relative_bucket,
-)
+from builder.network.positions import sinusoidal_table
+from builder.network.relative import AlibiBias, T5RelativeBias, alibi_slopes, t5_relative_bucket
+from builder.network.rotary import RotaryEmbedding, apply_rotary, rope_inverse_frequencies
+from zoo.plan import RopePlan
 from zoo.schema import RopeLayout, RopeScaling
 
 

@@ -3,9 +3,10 @@ import math
 import pytest
 import torch
 
-from builder import build, param_counts, scale
-from builder.scaling import PRESETS
+from builder import build, scale
 from tests.builder.helpers import inputs_for
+from zoo.accounting import param_counts
+from zoo.scaling import PRESETS
 from zoo.specfile import load_spec, spec_paths
 
 RECORDS = spec_paths()
@@ -15,7 +16,7 @@ RECORDS = spec_paths()
 def test_tiny_proxy_trains_a_step_with_gradients_everywhere(path):
     proxy = scale(path.stem, "tiny")
     model = build(proxy, seed=0)
-    assert model.source == f"{path.stem}@tiny" and proxy.source == path.stem
+    assert model.source == f"{path.stem}@tiny" and proxy.key == path.stem
     inputs = inputs_for(model, length=24)
     _, loss = model(**inputs, labels=inputs["input_ids"])
     loss.backward()

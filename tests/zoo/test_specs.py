@@ -23,9 +23,11 @@ def test_every_surveyed_model_has_a_spec():
 
 
 def test_survey_list_matches_the_design_document_when_present():
+    """The document's first table is the landmark survey; its "Frontier records" table is still to come."""
     design = Path(__file__).resolve().parents[3] / "shared" / "design" / "models.md"
     if design.exists():
-        listed = re.findall(r"^\| ([a-z0-9][a-z0-9._-]*) \|", design.read_text(), re.M)
+        landmarks = design.read_text().partition("## Frontier records")[0]
+        listed = re.findall(r"^\| ([a-z0-9][a-z0-9._-]*) \|", landmarks, re.M)
         assert sorted(k for k in listed if k != "key") == sorted(SURVEYED)
 
 

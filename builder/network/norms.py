@@ -1,4 +1,4 @@
-"""Norm layers keyed by the spec's `norm`, with Gemma's (1 + w) scale as an option."""
+"""Norm layers keyed by the spec's `norm`, with Gemma's (1 + w) scale as an option; each starts as identity."""
 
 from __future__ import annotations
 
@@ -6,16 +6,33 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from builder.network.init import Init, Initialised
 from zoo.schema import Architecture, Norm
 
 
-class UnitOffsetNorm(nn.Module):
+def _identity_scale(norm: nn.Module, unit_offset: bool) -> None:
+    """weight 1 (0 under a unit offset, which scales by 1 + w), bias 0."""
+    if norm.weight is not None:
+        (nn.init.zeros_ if unit_offset else nn.init.ones_)(norm.weight)
+    if norm.bias is not None:
+        nn.init.zeros_(norm.bias)
+
+
+class LayerNorm(nn.LayerNorm, Initialised):
+    def init_weights(self, init: Init) -> None:
+        _identity_scale(self, unit_offset=False)
+
+
+class RMSNorm(nn.RMSNorm, Initialised):
+    def init_weights(self, init: Init) -> None:
+        nn.init.ones_(self.weight)
+
+
+class UnitOffsetNorm(nn.Module, Initialised):
     """RMSNorm or LayerNorm that scales by (1 + weight), weight starting at 0 (Gemma).
 
     Computed in float32 and cast back, as Hugging Face's Gemma RMSNorm does, so bf16 runs match it.
     """
-
-    unit_offset = True
 
     def __init__(self, dim: int, eps: float, rms: bool, bias: bool):
         super().__init__()
@@ -33,8 +50,11 @@ class UnitOffsetNorm(nn.Module):
             out = F.layer_norm(x32, x32.shape[-1:], scale, bias, self.eps)
         return out.type_as(x)
 
+    def init_weights(self, init: Init) -> None:
+        _identity_scale(self, unit_offset=True)
 
-class HeadwiseNorm(nn.Module):
+
+class HeadwiseNorm(nn.Module, Initialised):
     """A norm over each head's dims where every head has its own weight [heads, head_dim] (Command R+'s
     qk-norm); input [B, heads, T, head_dim], computed in float32 like Hugging Face's CohereLayerNorm."""
 
@@ -56,17 +76,20 @@ class HeadwiseNorm(nn.Module):
             out = out + self.bias.float()[:, None, :]
         return out.type_as(x)
 
+    def init_weights(self, init: Init) -> None:
+        _identity_scale(self, self.unit_offset)
+
 
 def _layernorm(arch: Architecture, dim: int) -> nn.Module:
     if arch.norm_unit_offset:
         return UnitOffsetNorm(dim, arch.norm_eps, rms=False, bias=arch.norm_bias)
-    return nn.LayerNorm(dim, eps=arch.norm_eps, bias=arch.norm_bias)
+    return LayerNorm(dim, eps=arch.norm_eps, bias=arch.norm_bias)
 
 
 def _rmsnorm(arch: Architecture, dim: int) -> nn.Module:
     if arch.norm_unit_offset:
         return UnitOffsetNorm(dim, arch.norm_eps, rms=True, bias=False)
-    return nn.RMSNorm(dim, eps=arch.norm_eps)
+    return RMSNorm(dim, eps=arch.norm_eps)
 
 
 NORMS = {Norm.layernorm: _layernorm, Norm.rmsnorm: _rmsnorm}
@@ -76,16 +99,3 @@ def make_norm(arch: Architecture, dim: int) -> nn.Module:
     """The spec's norm over the last `dim` features."""
     return NORMS[arch.norm](arch, dim)
 
-
-def reset_norm(norm: nn.Module) -> None:
-    """Identity scale: weight 1 (or 0 under a unit offset), bias 0."""
-    if norm.weight is not None:
-        if getattr(norm, "unit_offset", False):
-            nn.init.zeros_(norm.weight)
-        else:
-            nn.init.ones_(norm.weight)
-    if getattr(norm, "bias", None) is not None:
-        nn.init.zeros_(norm.bias)
-
-
-NORM_TYPES = (nn.LayerNorm, nn.RMSNorm, UnitOffsetNorm, HeadwiseNorm)

@@ -1,59 +1,29 @@
-"""Feed-forward sublayers: dense (plain or gated) MLPs and a routed mixture of experts.
+"""A routed mixture of experts: how a MoE layer scores experts, picks the top k and mixes their outputs.
 
-Weight names: `up_proj`, `gate_proj` (gated only), `down_proj`, each an nn.Linear. Experts are stacked:
+Routers (keyed by the spec's `moe.router`) turn a token's logits over the experts into (weights, expert ids):
+softmax over the selected top-k logits (Mixtral), softmax over all experts keeping the top-k probabilities
+(Grok-1), or a sigmoid of the selected logits (LLaMA 4). The weight multiplies the expert's output, or its
+input (`gate_input`, LLaMA 4); always-on shared experts are added to every token.
+
+Weight names: `router` is a bias-free nn.Linear(d_model, n_experts); experts are stacked:
 `experts.up_proj` / `experts.gate_proj` of shape [n_experts, expert_d_ff, d_model] and `experts.down_proj`
-of shape [n_experts, d_model, expert_d_ff] (per-expert nn.Linear layout); `router` is a bias-free
-nn.Linear(d_model, n_experts); `shared_experts` is one dense MLP of width n_shared_experts * expert_d_ff.
-Experts and router carry no biases (no mixture-of-experts checkpoint in the catalog has them).
+of shape [n_experts, d_model, expert_d_ff] (per-expert nn.Linear layout); `shared_experts` is one dense MLP
+of width n_shared_experts * expert_d_ff. Experts and router carry no biases (no mixture-of-experts
+checkpoint in the catalog has them).
 """
 
 from __future__ import annotations
-
-import functools
 
 import torch
 from torch import nn
 import torch.nn.functional as F
 
-from zoo.schema import Activation, Architecture, GateInput, Router
-
-# The non-linearity of each activation; gated variants apply it to the gate branch.
-_BASE_ACTIVATION = {
-    Activation.relu: Activation.relu,
-    Activation.reglu: Activation.relu,
-    Activation.gelu: Activation.gelu,
-    Activation.geglu: Activation.gelu,
-    Activation.silu: Activation.silu,
-    Activation.swiglu: Activation.silu,
-}
+from builder.network.init import Init, Initialised, Linear, Role
+from builder.network.mlp import MLP, activation_fn
+from zoo.schema import Architecture, GateInput, Router
 
 
-def activation_fn(arch: Architecture):
-    """The elementwise function behind the spec's activation (GELU exact or tanh-approximated)."""
-    base = _BASE_ACTIVATION[arch.activation]
-    if base is Activation.gelu:
-        return functools.partial(F.gelu, approximate="tanh" if arch.gelu_tanh else "none")
-    return {Activation.relu: F.relu, Activation.silu: F.silu}[base]
-
-
-class MLP(nn.Module):
-    """down(act(up(x))), or down(act(gate(x)) * up(x)) for a gated activation."""
-
-    def __init__(self, arch: Architecture, d_ff: int):
-        super().__init__()
-        bias = arch.has_mlp_bias
-        self.act = activation_fn(arch)
-        self.gate_proj = nn.Linear(arch.d_model, d_ff, bias=bias) if arch.gated_mlp else None
-        self.up_proj = nn.Linear(arch.d_model, d_ff, bias=bias)
-        self.down_proj = nn.Linear(d_ff, arch.d_model, bias=bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.gate_proj is None:
-            return self.down_proj(self.act(self.up_proj(x)))
-        return self.down_proj(self.act(self.gate_proj(x)) * self.up_proj(x))
-
-
-class Experts(nn.Module):
+class Experts(nn.Module, Initialised):
     """n_experts MLPs stored as stacked weights; `forward(x, e)` runs expert e on its tokens."""
 
     def __init__(self, arch: Architecture):
@@ -69,6 +39,12 @@ class Experts(nn.Module):
         up = F.linear(x, self.up_proj[expert])
         hidden = self.act(up) if self.gate_proj is None else self.act(F.linear(x, self.gate_proj[expert])) * up
         return F.linear(hidden, self.down_proj[expert])
+
+    def init_weights(self, init: Init) -> None:
+        for tensor in (self.gate_proj, self.up_proj):
+            if tensor is not None:
+                init.normal(tensor)
+        init.normal(self.down_proj, Role.residual)
 
 
 def _topk_softmax(logits: torch.Tensor, k: int):
@@ -99,7 +75,7 @@ class MoE(nn.Module):
         self.top_k = moe.experts_per_token
         self.route = ROUTERS[moe.router]
         self.gate_inputs = moe.gate_input is GateInput.input  # LLaMA 4 weights the token before the expert
-        self.router = nn.Linear(arch.d_model, moe.n_experts, bias=False)
+        self.router = Linear(arch.d_model, moe.n_experts, bias=False)
         self.experts = Experts(arch)
         self.shared_experts = MLP(arch, moe.n_shared_experts * moe.expert_d_ff) if moe.n_shared_experts else None
 
@@ -121,7 +97,3 @@ class MoE(nn.Module):
             out = out + self.shared_experts(tokens)
         return out.reshape(x.shape)
 
-
-def make_mlp(arch: Architecture, moe: bool) -> nn.Module:
-    """A MoE sublayer on MoE layers, else a dense MLP of width d_ff."""
-    return MoE(arch) if moe else MLP(arch, arch.d_ff)

@@ -18,9 +18,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from builder.accounting import param_counts
-from builder.resolve import ScaledSpec, resolve_spec
-from zoo.schema import Architecture, ModelRecord
+from zoo.accounting import param_counts
+from zoo.schema import Architecture
 
 
 @dataclass(frozen=True)
@@ -103,9 +102,11 @@ def _nearest_preset(target: int) -> Preset:
     return min(sized, key=lambda preset: abs(math.log(preset.target_params / target)))
 
 
-def scale(spec: str | ModelRecord | Architecture | ScaledSpec, target: str | int) -> ScaledSpec:
-    """A proxy of `spec` for a preset ('tiny', 'small', '1b') or a total parameter count."""
-    arch, source = resolve_spec(spec)
+def proxy_architecture(arch: Architecture, target: str | int) -> Architecture:
+    """The proxy of `arch` for a preset ('tiny', 'small', '1b') or a total parameter count.
+
+    Raises ValueError for any other target; zoo.variants.scale wraps this for keys, records and variants.
+    """
     if isinstance(target, str):
         if target not in PRESETS:
             raise ValueError(f"unknown scale '{target}'; accepted: {', '.join(PRESETS)} or a parameter count")
@@ -116,9 +117,7 @@ def scale(spec: str | ModelRecord | Architecture | ScaledSpec, target: str | int
     else:
         raise ValueError(f"invalid scale target {target!r}; accepted: {', '.join(PRESETS)} or a positive parameter count")
     if preset.d_model is not None:
-        proxy = shrink(arch, preset.d_model, preset.context_length, preset.vocab_cap)
-    else:
-        widths = range(64, max(64, arch.d_model) + 1, 64)
-        candidates = [shrink(arch, d, preset.context_length, preset.vocab_cap) for d in widths]
-        proxy = min(candidates, key=lambda a: abs(math.log(param_counts(a).total / target_params)))
-    return ScaledSpec(source=source, target=target, architecture=proxy)
+        return shrink(arch, preset.d_model, preset.context_length, preset.vocab_cap)
+    widths = range(64, max(64, arch.d_model) + 1, 64)
+    candidates = [shrink(arch, d, preset.context_length, preset.vocab_cap) for d in widths]
+    return min(candidates, key=lambda a: abs(math.log(param_counts(a).total / target_params)))

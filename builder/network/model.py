@@ -8,11 +8,11 @@ Weight names (stable; checkpoint importers map onto them):
   embed_norm.*                                              embedding norm (BLOOM, BERT)
   encoder_layers.{i}.*, encoder_norm.*                      encoder stack of an encoder-decoder
   encoder_relative_bias / relative_bias.relative_attention_bias.weight   T5 buckets, one table per stack
-  layers.{i}.attention.{q,k,v,o}_proj, .q_norm, .k_norm, .pos_proj, .pos_bias_u, .pos_bias_v
+  layers.{i}.attention.{q,k,v,o}_proj, .qk_norm.{q,k}_norm, .pos_proj, .pos_bias_u, .pos_bias_v
   layers.{i}.cross_attention.*                              decoder layers of an encoder-decoder
   layers.{i}.mlp.{gate,up,down}_proj                        dense MLP
-  layers.{i}.mlp.router, .experts.{gate,up,down}_proj, .shared_experts.*   mixture of experts (see builder.mlp)
-  layers.{i}.{attn,cross_attn,mlp}_{norm,out_norm}          see builder.block
+  layers.{i}.mlp.router, .experts.{gate,up,down}_proj, .shared_experts.*   mixture of experts (see moe.py)
+  layers.{i}.{attn,cross_attn,mlp}_{norm,out_norm}          see block.py
   norm.*                                                    final norm of the main stack
   head_transform.dense, head_transform.norm                 BERT's MLM transform
   lm_head.weight (tied: the same tensor as embed_tokens.weight), lm_head.bias
@@ -22,24 +22,25 @@ Non-persistent buffers: rotary.{key}.inv_freq and alibi.slopes, recomputed by in
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import torch
 from torch import nn
 import torch.nn.functional as F
 
-from builder.attention import BACKENDS, Attention, LayerCache, StackInputs
-from builder.block import Block
-from builder.mlp import Experts, activation_fn
-from builder.norms import NORM_TYPES, make_norm, reset_norm
-from builder.plan import plan_model
-from builder.positions import (
-    AlibiBias, LearnedPositions, RotaryEmbedding, T5RelativeBias, sinusoidal_table, token_positions,
-)
+from builder.network.block import Block
+from builder.network.cache import KVCache
+from builder.network.init import Embedding, Init, Initialised, Linear, Role
+from builder.network.mixers.attention import Attention
+from builder.network.mixers.inputs import StackInputs
+from builder.network.mlp import activation_fn
+from builder.network.norms import make_norm
+from builder.network.positions import LearnedPositions, sinusoidal_table, token_positions
+from builder.network.relative import AlibiBias, T5RelativeBias
+from builder.network.rotary import RotaryEmbedding
+from builder.network.softcap import soft_cap
+from zoo.plan import plan_model
 from zoo.schema import Arch, Architecture, OutputHead, Position, multiplier_value
-
-INIT_STD = 0.02
 
 
 class LossOutput(NamedTuple):
@@ -47,26 +48,12 @@ class LossOutput(NamedTuple):
     loss: torch.Tensor
 
 
-class KVCache:
-    """Decoding state: one LayerCache per main-stack layer, each row's next position and the encoder output.
-
-    capacity: the most tokens per row it will hold (prompt plus tokens fed after it); windows: each layer's
-    local window or chunk (None for a global layer), which bounds what that layer keeps.
-    """
-
-    def __init__(self, capacity: int, windows: list[int | None]):
-        self.layers = [LayerCache(capacity, window) for window in windows]
-        self.next_position: torch.Tensor | None = None  # [B or 1, 1]; None before the first step (position 0)
-        self.memory: torch.Tensor | None = None
-        self.memory_valid: torch.Tensor | None = None
-
-
 class HeadTransform(nn.Module):
     """BERT's MLM transform before the vocabulary projection: dense, activation, norm."""
 
     def __init__(self, arch: Architecture):
         super().__init__()
-        self.dense = nn.Linear(arch.d_model, arch.d_model, bias=arch.linear_bias)
+        self.dense = Linear(arch.d_model, arch.d_model, arch.linear_bias)
         self.act = activation_fn(arch)
         self.norm = make_norm(arch, arch.d_model)
 
@@ -79,7 +66,7 @@ class Pooler(nn.Module):
 
     def __init__(self, arch: Architecture):
         super().__init__()
-        self.dense = nn.Linear(arch.d_model, arch.d_model, bias=arch.linear_bias)
+        self.dense = Linear(arch.d_model, arch.d_model, arch.linear_bias)
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         return torch.tanh(self.dense(hidden[:, 0]))
@@ -93,12 +80,12 @@ class Transformer(nn.Module):
         self.spec, self.source = spec, source
         self.plan = plan_model(spec)
         d_model, width = spec.d_model, spec.embedding_dim or spec.d_model
-        self.embed_tokens = nn.Embedding(spec.vocab_size, width)
-        self.embed_proj_in = nn.Linear(width, d_model, bias=False) if spec.embedding_dim else None
-        self.embed_proj_out = nn.Linear(d_model, width, bias=False) if spec.embedding_dim else None
+        self.embed_tokens = Embedding(spec.vocab_size, width)
+        self.embed_proj_in = Linear(width, d_model, bias=False) if spec.embedding_dim else None
+        self.embed_proj_out = Linear(d_model, width, bias=False) if spec.embedding_dim else None
         learned = spec.position is Position.learned
         self.embed_positions = LearnedPositions(spec.context_length, d_model, spec.position_offset) if learned else None
-        self.embed_token_types = nn.Embedding(spec.token_types, d_model) if spec.token_types else None
+        self.embed_token_types = Embedding(spec.token_types, d_model) if spec.token_types else None
         self.embed_norm = make_norm(spec, d_model) if spec.embedding_norm else None
         self.dropout = nn.Dropout(spec.dropout)
 
@@ -119,7 +106,7 @@ class Transformer(nn.Module):
         self.norm = make_norm(spec, d_model) if spec.final_norm else None
 
         self.head_transform = HeadTransform(spec) if spec.output_head is OutputHead.transform else None
-        self.lm_head = nn.Linear(width, spec.vocab_size, bias=spec.output_bias)
+        self.lm_head = Linear(width, spec.vocab_size, spec.output_bias, Role.tied if spec.tied_embeddings else Role.input)
         if spec.tied_embeddings:
             self.lm_head.weight = self.embed_tokens.weight
         self.pooler = Pooler(spec) if spec.pooler else None
@@ -137,39 +124,20 @@ class Transformer(nn.Module):
 
     @torch.no_grad()
     def init_weights(self, seed: int | None = None) -> None:
-        """Seeded init (normal 0.02; output projections 0.02/sqrt(2 * layers); norms identity; biases 0),
-        re-tying embeddings and recomputing non-persistent buffers, so a meta build can be materialised."""
+        """Seeded init, module by module (builder.network.init): projections and tables normal(0, 0.02),
+        residual output projections 0.02 / sqrt(2 * layers), norms identity, biases 0, non-persistent buffers
+        recomputed; embeddings re-tied first, so a meta build can be materialised."""
         if self.spec.tied_embeddings:
             self.lm_head.weight = self.embed_tokens.weight
         if self.device.type == "meta":
             return
         generator = None if seed is None else torch.Generator(device=self.device).manual_seed(seed)
-        n_layers = len(self.layers) + (len(self.encoder_layers) if self.encoder_layers is not None else 0)
-        out_std = INIT_STD / math.sqrt(2 * n_layers)
-
-        def normal(tensor, std=INIT_STD):
-            nn.init.normal_(tensor, mean=0.0, std=std, generator=generator)
-
+        init = Init(n_layers=len(self.plan.layers), generator=generator)
         for name, module in self.named_modules():
-            if isinstance(module, nn.Linear):
-                if not (name == "lm_head" and self.spec.tied_embeddings):
-                    normal(module.weight, out_std if name.endswith(("o_proj", "down_proj")) else INIT_STD)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-            elif isinstance(module, (nn.Embedding, LearnedPositions)):
-                normal(module.weight)
-            elif isinstance(module, NORM_TYPES):
-                reset_norm(module)
-            elif isinstance(module, Experts):
-                for tensor in (module.gate_proj, module.up_proj):
-                    if tensor is not None:
-                        normal(tensor)
-                normal(module.down_proj, out_std)
-            elif isinstance(module, Attention) and module.pos_bias_u is not None:
-                nn.init.zeros_(module.pos_bias_u)
-                nn.init.zeros_(module.pos_bias_v)
-            if hasattr(module, "reset_buffers"):
-                module.reset_buffers()
+            if isinstance(module, Initialised):
+                module.init_weights(init)
+            elif any(True for _ in module.parameters(recurse=False)) or any(True for _ in module.buffers(recurse=False)):
+                raise TypeError(f"{name} ({type(module).__name__}) holds parameters but does not initialise them")
 
     # ----- attention backends
     def attention_modules(self):
@@ -183,12 +151,8 @@ class Transformer(nn.Module):
 
     def set_attention_backend(self, backend: str) -> None:
         """Force one backend ('auto', 'eager', 'sdpa', 'flex') on every attention module."""
-        if backend not in BACKENDS:
-            raise ValueError(f"unknown attention backend '{backend}'; accepted: {', '.join(BACKENDS)}")
-        if backend == "sdpa" and self.spec.attn_softcap is not None:
-            raise ValueError("the sdpa backend cannot soft-cap attention logits; use eager, flex or auto")
         for _, module in self.attention_modules():
-            module.backend = backend
+            module.set_backend(backend)
 
     # ----- forward
     def _embed(self, input_ids, positions, token_type_ids=None):
@@ -271,7 +235,7 @@ class Transformer(nn.Module):
         if self.output_multiplier != 1.0:
             logits = logits * self.output_multiplier
         if self.spec.final_softcap is not None:
-            logits = torch.tanh(logits / self.spec.final_softcap) * self.spec.final_softcap
+            logits = soft_cap(logits, self.spec.final_softcap)
         return logits
 
     def pooled_output(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None) -> torch.Tensor:

@@ -1,7 +1,7 @@
 """Parameter and KV-cache accounting as pure functions of an Architecture (no torch import).
 
-They mirror the modules the builder instantiates, layer by layer through the same plan, so the counts are
-exact. Embedding parameters are the token table, an untied output projection, learned position and
+They mirror the modules the builder instantiates, layer by layer through the same plan (zoo.plan), so the
+counts are exact. Embedding parameters are the token table, an untied output projection, learned position and
 token-type tables; everything else (norms, biases, relative-position tables, projections) is non-embedding.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from builder.plan import LayerPlan, plan_model
-from zoo.schema import Arch, Architecture, ModelRecord, Norm, OutputHead, Position, QKNorm
+from zoo.plan import AttentionPlan, LayerPlan, plan_model
+from zoo.schema import Arch, Architecture, ModelRecord, Norm, OutputHead, Position, QKNorm, TokenMixer
 
 
 class ParamCounts(NamedTuple):
@@ -28,19 +28,33 @@ def _linear(d_in: int, d_out: int, bias: bool) -> int:
     return d_in * d_out + (d_out if bias else 0)
 
 
-def _attention(arch: Architecture, position: Position) -> int:
+def _qk_norm(arch: Architecture) -> int:
+    """Weights of the query and key norms (the after-RoPE l2 norm has none)."""
+    q_width, kv_width = arch.n_heads * arch.head_dim, arch.n_kv_heads * arch.head_dim
+    if arch.qk_norm is QKNorm.head:
+        return 2 * _norm(arch, arch.head_dim)
+    if arch.qk_norm in (QKNorm.head_unshared, QKNorm.projection):
+        return _norm(arch, q_width) + _norm(arch, kv_width)
+    return 0
+
+
+def _attention(arch: Architecture, plan: AttentionPlan) -> int:
     d, q_width, kv_width = arch.d_model, arch.n_heads * arch.head_dim, arch.n_kv_heads * arch.head_dim
     count = _linear(d, q_width, arch.qkv_bias) + 2 * _linear(d, kv_width, arch.qkv_bias)
     count += _linear(q_width, d, arch.linear_bias)
-    if arch.qk_norm is QKNorm.head:
-        count += 2 * _norm(arch, arch.head_dim)
-    elif arch.qk_norm is QKNorm.head_unshared:
-        count += _norm(arch, q_width) + _norm(arch, kv_width)
-    elif arch.qk_norm is QKNorm.projection:
-        count += _norm(arch, q_width) + _norm(arch, kv_width)
-    if position is Position.xl_relative:
+    if plan.qk_norm is not None:
+        count += _qk_norm(arch)
+    if plan.position is Position.xl_relative:
         count += d * q_width + 2 * q_width
     return count
+
+
+# Parameters of one token mixer, by kind.
+MIXER_PARAMETERS = {TokenMixer.attention: _attention}
+
+
+def _mixer(arch: Architecture, plan: AttentionPlan) -> int:
+    return MIXER_PARAMETERS[plan.mixer](arch, plan)
 
 
 def _dense_mlp(arch: Architecture, d_ff: int) -> int:
@@ -72,10 +86,10 @@ def _block_norms(arch: Architecture, sublayers: int) -> int:
 
 
 def _block(arch: Architecture, layer: LayerPlan) -> tuple[int, int]:
-    attention = _attention(arch, layer.position)
+    attention = _mixer(arch, layer.attention)
     sublayers = 2
-    if layer.cross_attention:
-        attention += _attention(arch, Position.none)
+    if layer.cross_attention is not None:
+        attention += _mixer(arch, layer.cross_attention)
         sublayers = 3
     mlp_total, mlp_active = _mlp(arch, layer)
     fixed = attention + _block_norms(arch, sublayers)

@@ -1,19 +1,17 @@
-"""Model FLOPs per token by the convention of FLOPS.md, and a FlopCounterMode that counts attention by it too.
+"""Model FLOPs per token by the convention of FLOPS.md, as pure functions of the Architecture (no torch).
 
-`flops_per_token(arch, seq, mode)` is a pure function of the Architecture (no torch): matmul FLOPs at 2 per
-multiply-add, walked layer by layer through the builder's plan so windows, chunks, GQA, cross-attention and
-mixture-of-experts layers are counted as the model runs them. `attention_flop_counter()` is
-torch.utils.flop_counter.FlopCounterMode with formulas for the fused attention kernels that count the
-(query, key) pairs a kernel is told to attend (causal flag or mask) rather than the full square, and that give
-the CPU flash kernel the formula torch lacks; the tests hold the two against each other.
+Matmul FLOPs at 2 per multiply-add, walked layer by layer through the layer plan (zoo.plan), so windows,
+chunks, GQA, cross-attention and mixture-of-experts layers are counted as the model runs them. The
+benchmarks' counter of what the kernels actually run (builder.bench.flop_counter) counts attention by the
+same convention; the tests hold the two against each other.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from builder.plan import LayerPlan, plan_model
-from zoo.schema import Arch, Architecture, LocalAttention, OutputHead, Position
+from zoo.plan import AttentionPlan, LayerPlan, plan_model
+from zoo.schema import Arch, Architecture, LocalAttention, OutputHead, Position, TokenMixer
 
 MODES = ("forward", "train", "decode")
 BACKWARD_FACTOR = 2  # a backward pass costs two matmuls (input and weight gradients) per forward matmul
@@ -36,7 +34,7 @@ class FlopBreakdown:
         return FlopBreakdown(*(factor * value for value in (self.projections, self.attention, self.mlp, self.head)))
 
 
-def attended_pairs(layer: LayerPlan, length: int) -> int:
+def attended_pairs(layer: AttentionPlan | LayerPlan, length: int) -> int:
     """(query, key) pairs one self-attention layer scores over a sequence of `length` tokens."""
     if not layer.causal:
         return length * length
@@ -50,7 +48,7 @@ def attended_pairs(layer: LayerPlan, length: int) -> int:
     return full_chunks * window * (window + 1) // 2 + rest * (rest + 1) // 2
 
 
-def attended_keys(layer: LayerPlan, context: int) -> int:
+def attended_keys(layer: AttentionPlan | LayerPlan, context: int) -> int:
     """Keys a decoded token attends in one self-attention layer when it is token number `context` (1-based)."""
     if layer.local is LocalAttention.sliding:
         return min(context, layer.window)
@@ -72,22 +70,38 @@ def _mlp(arch: Architecture, layer: LayerPlan) -> int:
     return _linear(arch.d_model, moe.n_experts) + visited * branches * _linear(arch.d_model, moe.expert_d_ff)
 
 
+def _attention(arch: Architecture, plan: AttentionPlan, keys_per_query: float, sources_projected: float):
+    """(projections, attention) FLOPs of one attention mixer per query token.
+
+    keys_per_query: keys each query attends; sources_projected (cross-attention): source tokens whose K/V are
+    projected per query token (0 where they were projected and cached before).
+    """
+    d, q_width, kv_width = arch.d_model, arch.n_heads * arch.head_dim, arch.n_kv_heads * arch.head_dim
+    per_pair = 4 * arch.n_heads * arch.head_dim  # q.k and p.v for every head, 2 FLOPs per multiply-add each
+    kv_projections = sources_projected * 2 * _linear(d, kv_width) if plan.cross else 2 * _linear(d, kv_width)
+    projections = _linear(d, q_width) + _linear(q_width, d) + kv_projections
+    attention = per_pair * keys_per_query
+    if plan.position is Position.xl_relative:
+        projections += _linear(d, q_width)  # W_r over one relative distance per position
+        attention += per_pair / 2 * keys_per_query  # (q + v).W_r R: one more product per pair
+    return projections, attention
+
+
+# FLOPs of one token mixer per token, by kind.
+MIXER_FLOPS = {TokenMixer.attention: _attention}
+
+
 def _layer(arch: Architecture, layer: LayerPlan, keys_per_query: float, source_keys: float, sources_projected: float):
     """(projections, attention, mlp) FLOPs of one layer per token it processes.
 
     keys_per_query: self-attention keys each query attends; source_keys: encoder tokens each query attends in
     cross-attention; sources_projected: encoder tokens whose cross-attention K/V are projected per token.
     """
-    d, q_width, kv_width = arch.d_model, arch.n_heads * arch.head_dim, arch.n_kv_heads * arch.head_dim
-    per_pair = 4 * arch.n_heads * arch.head_dim  # q.k and p.v for every head, 2 FLOPs per multiply-add each
-    projections = _linear(d, q_width) + 2 * _linear(d, kv_width) + _linear(q_width, d)
-    attention = per_pair * keys_per_query
-    if layer.position is Position.xl_relative:
-        projections += _linear(d, q_width)  # W_r over one relative distance per position
-        attention += per_pair / 2 * keys_per_query  # (q + v).W_r R: one more product per pair
-    if layer.cross_attention:
-        projections += _linear(d, q_width) + _linear(q_width, d) + sources_projected * 2 * _linear(d, kv_width)
-        attention += per_pair * source_keys
+    projections, attention = MIXER_FLOPS[layer.attention.mixer](arch, layer.attention, keys_per_query, 0)
+    if layer.cross_attention is not None:
+        cross = layer.cross_attention
+        p, a = MIXER_FLOPS[cross.mixer](arch, cross, source_keys, sources_projected)
+        projections, attention = projections + p, attention + a
     return projections, attention, _mlp(arch, layer)
 
 
@@ -143,82 +157,3 @@ def decode_flops_per_token(arch: Architecture, prompt: int, new: int) -> float:
     """Mean FLOPs of the `new` tokens decoded after a `prompt`-token prefill (contexts prompt+1 .. prompt+new)."""
     contexts = range(prompt + 1, prompt + new + 1)
     return sum(flops_per_token(arch, n, "decode", source_len=prompt) for n in contexts) / new
-
-
-# ----- counting what the kernels run, with attention counted by the same convention
-
-
-def _mask_pairs(query, key, is_causal: bool, attn_mask) -> int:
-    """(query, key) pairs over batch and heads that a fused kernel attends: all, causal (top-left
-    aligned, as SDPA's is_causal), or the entries of a boolean / additive mask not masked out."""
-    import torch
-
-    batch, heads, q_len, head_dim = query.shape
-    k_len = key.shape[-2]
-    if attn_mask is not None:
-        allowed = attn_mask if attn_mask.dtype == torch.bool else attn_mask > torch.finfo(attn_mask.dtype).min / 2
-        return int(torch.broadcast_to(allowed, (batch, heads, q_len, k_len)).sum())
-    if is_causal:
-        per_head = sum(min(i + 1, k_len) for i in range(q_len))
-        return batch * heads * per_head
-    return batch * heads * q_len * k_len
-
-
-def _pair_flops(query, value, pairs: int) -> int:
-    """q.k over head_dim plus p.v over the value width, at 2 FLOPs per multiply-add."""
-    return 2 * pairs * query.shape[-1] + 2 * pairs * value.shape[-1]
-
-
-def _cpu_flash_forward(query, key, value, dropout_p=0.0, is_causal=False, *, attn_mask=None, scale=None, out_val=None):
-    return _pair_flops(query, value, _mask_pairs(query, key, is_causal, attn_mask))
-
-
-def _cpu_flash_backward(grad_out, query, key, value, out, logsumexp, dropout_p, is_causal, *, attn_mask=None,
-                        scale=None, out_val=None):
-    return BACKWARD_FACTOR * _pair_flops(query, value, _mask_pairs(query, key, is_causal, attn_mask))
-
-
-def _flash_forward(query, key, value, dropout_p=0.0, is_causal=False, *args, out_val=None, **kwargs):
-    return _pair_flops(query, value, _mask_pairs(query, key, is_causal, None))
-
-
-def _flash_backward(grad_out, query, key, value, out, logsumexp, cum_seq_q, cum_seq_k, max_q, max_k, dropout_p,
-                    is_causal, *args, out_val=None, **kwargs):
-    return BACKWARD_FACTOR * _pair_flops(query, value, _mask_pairs(query, key, is_causal, None))
-
-
-def _efficient_forward(query, key, value, attn_bias, compute_log_sumexp, dropout_p=0.0, is_causal=False, *,
-                       scale=None, out_val=None):
-    return _pair_flops(query, value, _mask_pairs(query, key, is_causal, attn_bias))
-
-
-def _efficient_backward(grad_out, query, key, value, attn_bias, out, logsumexp, philox_seed, philox_offset,
-                        dropout_p, grad_input_mask, is_causal=False, *, scale=None, out_val=None):
-    return BACKWARD_FACTOR * _pair_flops(query, value, _mask_pairs(query, key, is_causal, attn_bias))
-
-
-def _raw(formula):
-    formula._get_raw = True  # FlopCounterMode passes the tensors themselves, so masks can be read
-    return formula
-
-
-def attention_flop_counter():
-    """FlopCounterMode (no printout) whose fused-attention formulas follow FLOPS.md.
-
-    torch counts SDPA kernels as the full query x key square and has no formula at all for the CPU flash
-    kernel (it counts 0); these formulas count the pairs the kernel attends, read from its causal flag or
-    mask. Eager attention (explicit matmuls) is still counted as the full square it computes.
-    """
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
-    aten = torch.ops.aten
-    formulas = {
-        aten._scaled_dot_product_flash_attention_for_cpu: _cpu_flash_forward,
-        aten._scaled_dot_product_flash_attention_for_cpu_backward: _cpu_flash_backward,
-        aten._scaled_dot_product_flash_attention: _flash_forward,
-        aten._scaled_dot_product_flash_attention_backward: _flash_backward,
-        aten._scaled_dot_product_efficient_attention: _efficient_forward,
-        aten._scaled_dot_product_efficient_attention_backward: _efficient_backward,
-    }
-    return FlopCounterMode(display=False, custom_mapping={op: _raw(f) for op, f in formulas.items()})

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from zoo.errors import ZooError
+
 _MISSING = object()
 
 # hidden_act spellings in transformers' ACT2FN: name -> (base activation, tanh-approximated GELU)
@@ -35,7 +37,7 @@ LAYER_TYPE_NAMES = {"full_attention": ("G", None), "sliding_attention": ("L", "s
 _LAYER_TYPE_OF_LOCAL = {"sliding": "sliding_attention", "chunked": "chunked_attention"}
 
 
-class NotExpressible(ValueError):
+class NotExpressible(ZooError, ValueError):
     """A config (or spec) value that the other side has no way to say."""
 
 

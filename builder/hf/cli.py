@@ -14,6 +14,10 @@ import json
 import re
 from pathlib import Path
 
+from builder.hf.tables import NotExpressible
+from zoo.cli import UsageError
+from zoo.specfile import load_spec, specs_dir
+
 PLACEHOLDER = "PLACEHOLDER"
 
 
@@ -37,8 +41,8 @@ def _default_key(config_path: Path, config: dict) -> str:
 
 def draft_spec(config_path: str | Path, key: str | None = None) -> tuple[str, str]:
     """(key, TOML text) of a draft spec for a config.json (or a directory holding one)."""
-    from builder.hf import as_hf_config, hf_model, read_hf_config
-    from builder.hf_tables import TYPES
+    from builder.hf.config import as_hf_config, hf_model, read_hf_config
+    from builder.hf.tables import TYPES
 
     path = Path(config_path)
     config = json.loads((path / "config.json" if path.is_dir() else path).read_text(encoding="utf-8"))
@@ -80,10 +84,6 @@ def draft_spec(config_path: str | Path, key: str | None = None) -> tuple[str, st
 
 
 def cmd_import_hf(args) -> int:
-    from zoo.cli import UsageError
-    from zoo.specfile import load_spec, specs_dir
-
-    from builder.hf import NotExpressible
 
     try:
         key, text = draft_spec(args.config, args.key)

@@ -1,13 +1,14 @@
 """Benchmarks: build a variant, time forward, train or decode steps, and report throughput, FLOPs and memory.
 
-    from builder.bench import BenchConfig, run_benchmark
+    from builder.bench.runner import BenchConfig, run_benchmark
     result = run_benchmark(BenchConfig("llama-2-7b", scale="tiny", mode="train"))
     result.row()          # a zoo.catalog.BenchmarkRow, ready for Catalog().add_benchmark
 
 Every iteration is timed on its own (CUDA events on a GPU, a monotonic clock on a CPU) after warm-up
 iterations that also absorb compilation; several workloads can be timed interleaved, round by round, so
 drift over a run (clocks, caches, other load) falls on all of them alike. Step time is the median over the
-timed iterations and its spread the interquartile range. FLOPs follow FLOPS.md; MFU uses builder.devices.
+timed iterations and its spread the interquartile range. FLOPs follow FLOPS.md (zoo.flops); MFU and peak
+memory come from builder.bench.hardware.
 """
 
 from __future__ import annotations
@@ -21,21 +22,25 @@ from dataclasses import dataclass, field
 
 import torch
 
-from builder.accounting import kv_cache_bytes_per_token, param_counts
+from builder.bench.flop_counter import attention_flop_counter
+from builder.bench.hardware import PeakMemory, mfu
 from builder.construct import build
-from builder.devices import DTYPES, DeviceError, PeakMemory, device_name, mfu, resolve_device
-from builder.flops import MODES, attention_flop_counter, decode_flops_per_token, flop_breakdown
-from builder.variants import Variant, VariantError, resolve_variant
+from builder.devices import DTYPES, device_name, resolve_device
+from zoo.accounting import kv_cache_bytes_per_token, param_counts
+from zoo.catalog import BenchmarkRow
+from zoo.errors import ZooError
+from zoo.flops import MODES, decode_flops_per_token, flop_breakdown
 from zoo.schema import Arch, Architecture
+from zoo.variants import Variant, resolve_variant
 
 
-class BenchError(Exception):
+class BenchError(ZooError):
     """A benchmark that cannot run as asked; the message is one line for the user."""
 
 
 @dataclass(frozen=True)
 class BenchConfig:
-    """One benchmark run. `spec` is a variant text ('KEY' or 'KEY:FIELD=VALUE,...'); see builder.variants."""
+    """One benchmark run. `spec` is a variant text ('KEY' or 'KEY:FIELD=VALUE,...'); see zoo.variants."""
 
     spec: str
     scale: str | None = None
@@ -199,7 +204,7 @@ def measured_kv_bytes_per_token(model, device: torch.device) -> int | None:
 
     Read from the allocated tensors (their heads, width and dtype), per cached token of one row, so it does
     not depend on how many slots a layer preallocates; comparable with
-    builder.accounting.kv_cache_bytes_per_token, which counts local layers too.
+    zoo.accounting.kv_cache_bytes_per_token, which counts local layers too.
     """
     arch = model.spec
     if arch.arch is Arch.encoder:
@@ -269,9 +274,7 @@ class BenchResult:
     def mfu(self) -> float | None:
         return mfu(self.achieved_flops_per_s, self.device_name, self.config.dtype, torch.device(self.device).type)
 
-    def row(self):
-        from zoo.catalog import BenchmarkRow
-
+    def row(self) -> BenchmarkRow:
         return BenchmarkRow(
             key=self.variant.key,
             spec_json=self.variant.architecture.model_dump_json(),
@@ -380,11 +383,8 @@ def _oom_message(config: BenchConfig, name: str, tried: list[int], fits: int | N
 
 def prepare_run(config: BenchConfig) -> tuple[Variant, torch.device, _Run]:
     """Resolve, check and build one configuration (no timing yet); BenchError with one line on bad input."""
-    try:
-        device = resolve_device(config.device)
-        variant = resolve_variant(config.spec, config.scale)
-    except (DeviceError, VariantError) as error:
-        raise BenchError(str(error)) from None
+    device = resolve_device(config.device)
+    variant = resolve_variant(config.spec, config.scale)
     _check_config(config, variant.architecture)
     try:
         model = build(variant.architecture, device=device, dtype=DTYPES[config.dtype], seed=config.seed)

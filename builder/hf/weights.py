@@ -2,7 +2,7 @@
 
 A table maps one of our parameter names (with `{i}` for a layer index) to a `Source`: the checkpoint name
 (or names, the first present wins, for renamed checkpoints) and the layout change that turns it into ours.
-Our names are documented in builder/model.py; a rule whose parameter a spec does not have is never used.
+Our names are documented in builder/network/model.py; a rule whose parameter a spec does not have is never used.
 Checkpoint names listed in ALIASES are copies of a tensor another rule reads (tied embeddings), so they are
 neither loaded nor reported as unexpected.
 
@@ -99,7 +99,7 @@ def _llama_like(norms: dict, mlp: str = "mlp") -> dict:
     return {
         "embed_tokens.weight": src("model.embed_tokens.weight"),
         **_linears("layers.{i}.attention", f"{layer}.self_attn", _QKVO),
-        **_norms("layers.{i}.attention", f"{layer}.self_attn", {"q_norm": "q_norm", "k_norm": "k_norm"}),
+        **_norms("layers.{i}.attention.qk_norm", f"{layer}.self_attn", {"q_norm": "q_norm", "k_norm": "k_norm"}),
         **_linears("layers.{i}.mlp", f"{layer}.{mlp}", _GATED_MLP),
         **_norms("layers.{i}", layer, norms),
         "norm.weight": src("model.norm.weight"),

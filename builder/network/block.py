@@ -1,4 +1,4 @@
-"""One transformer layer built from its LayerPlan entry: attention, optional cross-attention, MLP, norms.
+"""One transformer layer built from its LayerPlan entry: token mixer, optional cross-attention, MLP or MoE, norms.
 
 Norm names per sublayer s in {attn, cross_attn, mlp}: `{s}_norm` normalises the sublayer input (pre,
 double) or the residual sum (post); `{s}_out_norm` normalises the sublayer output before the add (double,
@@ -10,10 +10,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from builder.attention import Attention, LayerCache, StackInputs
-from builder.mlp import make_mlp
-from builder.norms import make_norm
-from builder.plan import LayerPlan
+from builder.network.cache import LayerCache
+from builder.network.mixers import make_mixer
+from builder.network.mixers.inputs import StackInputs
+from builder.network.mlp import MLP
+from builder.network.moe import MoE
+from builder.network.norms import make_norm
+from zoo.plan import LayerPlan
 from zoo.schema import Architecture, NormPosition
 
 # Norm slots each position uses around a sublayer.
@@ -53,15 +56,15 @@ class Block(nn.Module):
         self.plan = plan
         self.parallel = arch.parallel_block
         self.residual = RESIDUALS[arch.norm_position]
-        self.attention = Attention(arch, plan)
-        self.cross_attention = Attention(arch, plan, cross=True) if plan.cross_attention else None
-        self.mlp = make_mlp(arch, plan.moe)
+        self.attention = make_mixer(arch, plan.attention)
+        self.cross_attention = make_mixer(arch, plan.cross_attention) if plan.cross_attention is not None else None
+        self.mlp = MoE(arch) if plan.moe else MLP(arch, arch.d_ff)
         self.dropout = nn.Dropout(arch.dropout)
         if self.parallel:
             self.attn_norm = make_norm(arch, arch.d_model)
             self.mlp_norm = None if arch.parallel_shared_norm else make_norm(arch, arch.d_model)
             return
-        sublayers = ("attn", "cross_attn", "mlp") if plan.cross_attention else ("attn", "mlp")
+        sublayers = ("attn", "cross_attn", "mlp") if self.cross_attention is not None else ("attn", "mlp")
         for sublayer in sublayers:
             for slot in NORM_SLOTS[arch.norm_position]:
                 setattr(self, f"{sublayer}_{slot}", make_norm(arch, arch.d_model))

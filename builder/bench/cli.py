@@ -14,6 +14,10 @@ import argparse
 import json
 import sys
 
+from zoo.catalog import Catalog
+from zoo.cli import UsageError
+from zoo.errors import ZooError
+
 DISPLAY_COLUMNS = ("spec", "mode", "batch", "seq", "dtype", "device", "step_ms", "iqr_ms", "tokens_per_s",
                    "gflop_per_token", "achieved", "mfu", "peak_memory", "kv_bytes_per_token", "attention")
 
@@ -78,7 +82,7 @@ def _progress(done: int, total: int, label: str, width: int = 24) -> str:
 
 
 def _config(args, spec: str):
-    from builder.bench import BenchConfig
+    from builder.bench.runner import BenchConfig
 
     dtype = args.dtype or ("bf16" if args.device.startswith("cuda") else "fp32")
     return BenchConfig(spec=spec, scale=args.scale, device=args.device, dtype=dtype, mode=args.mode,
@@ -103,10 +107,7 @@ def _print(rows: list[dict], as_json: bool, compare: bool = False) -> None:
 
 
 def cmd_bench(args) -> int:
-    from zoo.catalog import Catalog
-    from zoo.cli import UsageError
-
-    from builder.bench import BenchError, run_benchmark, run_benchmarks
+    from builder.bench.runner import run_benchmark, run_benchmarks
 
     chosen = [bool(args.key), args.all, bool(args.compare)]
     if args.stored:
@@ -120,23 +121,20 @@ def cmd_bench(args) -> int:
     if sum(chosen) != 1:
         raise UsageError("bench takes exactly one of KEY, --all or --compare SPEC SPEC...")
     catalog = Catalog(args.db)
-    try:
-        if args.compare:
-            if len(args.compare) < 2:
-                raise UsageError("--compare takes at least two specs, e.g. --compare 'llama-2-7b:norm_position=post' llama-2-7b")
-            _print(_store(catalog, run_benchmarks([_config(args, spec) for spec in args.compare])), args.json, compare=True)
-            return 0
-        if args.key:
-            _print(_store(catalog, [run_benchmark(_config(args, args.key))]), args.json)
-            return 0
-    except BenchError as error:
-        raise UsageError(str(error)) from None
+    if args.compare:
+        if len(args.compare) < 2:
+            raise UsageError("--compare takes at least two specs, e.g. --compare 'llama-2-7b:norm_position=post' llama-2-7b")
+        _print(_store(catalog, run_benchmarks([_config(args, spec) for spec in args.compare])), args.json, compare=True)
+        return 0
+    if args.key:
+        _print(_store(catalog, [run_benchmark(_config(args, args.key))]), args.json)
+        return 0
     return _bench_all(args, catalog)
 
 
 def _bench_all(args, catalog) -> int:
     """Every catalogued record in turn; a failing record is reported and skipped, the exit says so."""
-    from builder.bench import BenchError, run_benchmark
+    from builder.bench.runner import run_benchmark
 
     keys = catalog.keys()
     rows, failures = [], []
@@ -144,7 +142,7 @@ def _bench_all(args, catalog) -> int:
         print(_progress(done, len(keys), key), file=sys.stderr, flush=True)
         try:
             rows += _store(catalog, [run_benchmark(_config(args, key))])
-        except BenchError as error:
+        except ZooError as error:
             failures.append(str(error))
             print(f"  failed: {error}", file=sys.stderr)
     print(_progress(len(keys), len(keys), "done"), file=sys.stderr)

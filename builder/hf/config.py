@@ -1,0 +1,169 @@
+"""transformers configs to and from specs: read a config.json (or config object) into an Architecture, and
+write a spec as the config of the first transformers model type that expresses it exactly.
+
+The per-type knowledge lives in tables.py; this module only walks them. transformers is imported where it is
+needed, never at import time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_core import PydanticUndefined
+
+from builder.hf.tables import TYPE_ORDER, TYPES, Fixed, HFType, NotExpressible
+from zoo.schema import ARCHITECTURE_FIELDS, Architecture, ModelRecord
+from zoo.variants import Variant, resolve_variant
+
+
+def _codecs(hf_type: HFType) -> tuple:
+    """The type's codecs plus one Fixed holding the schema default of every field they leave out."""
+    covered = [name for codec in hf_type.codecs for name in codec.fields]
+    repeated = sorted({name for name in covered if covered.count(name) > 1})
+    if repeated:
+        raise TypeError(f"hf table '{hf_type.model_type}' maps {repeated} more than once")
+    left = {}
+    for name in ARCHITECTURE_FIELDS:
+        if name in covered:
+            continue
+        default = Architecture.model_fields[name].default
+        if default is PydanticUndefined:
+            raise TypeError(f"hf table '{hf_type.model_type}' does not map required field '{name}'")
+        left[name] = default.value if hasattr(default, "value") else default
+    return (*hf_type.codecs, Fixed(left))
+
+
+def as_hf_config(config):
+    """A transformers config from a config object, a config.json path (or its directory) or a parsed dict."""
+    from transformers import CONFIG_MAPPING, PretrainedConfig
+
+    if isinstance(config, (str, Path)):
+        path = Path(config)
+        path = path / "config.json" if path.is_dir() else path
+        config = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(config, dict):
+        model_type = config.get("model_type")
+        if model_type not in CONFIG_MAPPING:
+            raise NotExpressible(f"model_type {model_type!r} is not a transformers model type")
+        config = CONFIG_MAPPING[model_type].from_dict(config)
+    if not isinstance(config, PretrainedConfig):
+        raise TypeError(f"expected a config.json path, a dict or a PretrainedConfig, got {type(config).__name__}")
+    if config.model_type not in TYPES and config.get_text_config() is not config:
+        config = config.get_text_config()  # a multimodal wrapper: the spec describes its language model
+    if config.model_type not in TYPES:
+        raise NotExpressible(f"model_type '{config.model_type}' has no table; known: {', '.join(sorted(TYPES))}")
+    return config
+
+
+def _read(hf_type: HFType, config) -> tuple[Architecture, dict[str, str]]:
+    values, notes = {}, {}
+    for codec in _codecs(hf_type):
+        values.update(codec.read(config, notes))
+    try:
+        return Architecture.model_validate(values), notes
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        raise NotExpressible(f"{hf_type.model_type} config gives an invalid spec: {problems}") from None
+
+
+def read_hf_config(config) -> tuple[str, Architecture, dict[str, str]]:
+    """(model type, spec, {field: why its value is a placeholder}) for a config; see spec_from_hf."""
+    config = as_hf_config(config)
+    spec, notes = _read(TYPES[config.model_type], config)
+    return config.model_type, spec, notes
+
+
+def spec_from_hf(config) -> Architecture:
+    """The Architecture a transformers config describes (config.json path or directory, dict, or PretrainedConfig).
+
+    Raises NotExpressible naming the config value when the config uses something the schema cannot say.
+    """
+    return read_hf_config(config)[1]
+
+
+def _architecture(spec: str | ModelRecord | Architecture | Variant) -> Architecture:
+    return resolve_variant(spec).architecture
+
+
+def _differences(want: Architecture, got: Architecture) -> list[str]:
+    want_values, got_values = want.model_dump(mode="json"), got.model_dump(mode="json")
+    return [f"{name}={want_values[name]!r} (it says {got_values[name]!r})"
+            for name in ARCHITECTURE_FIELDS if want_values[name] != got_values[name]]
+
+
+@contextmanager
+def _quiet_transformers():
+    """Silence transformers' warnings about defaults (token ids, legacy names) while probing types."""
+    logger = logging.getLogger("transformers")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _config_for(arch: Architecture, model_type: str):
+    """Write the spec with one type's table, then read it back: anything that changed is not expressible."""
+    from transformers import CONFIG_MAPPING
+
+    hf_type = TYPES[model_type]
+    values, kwargs = arch.model_dump(mode="json"), {}
+    for codec in hf_type.codecs:
+        kwargs.update(codec.write(values))
+    try:
+        with _quiet_transformers():
+            config = CONFIG_MAPPING[model_type](**kwargs)
+        back, _ = _read(hf_type, config)
+    except NotExpressible as error:
+        message = str(error)
+        raise NotExpressible(message if message.startswith(model_type) else f"{model_type}: {message}") from None
+    except Exception as error:  # transformers' own validation refuses the values
+        raise NotExpressible(f"{model_type}: {str(error).splitlines()[0]}") from None
+    differences = _differences(arch, back)
+    if differences:
+        raise NotExpressible(f"{model_type} cannot express {'; '.join(differences)}")
+    return config
+
+
+def hf_model_type(spec) -> str:
+    """The first transformers model type (in TYPE_ORDER) whose config expresses the spec exactly."""
+    arch, reasons = _architecture(spec), []
+    for model_type in TYPE_ORDER:
+        try:
+            _config_for(arch, model_type)
+        except NotExpressible as error:
+            reasons.append(str(error))
+            continue
+        return model_type
+    raise NotExpressible("no transformers model type expresses this spec:\n  " + "\n  ".join(reasons))
+
+
+def hf_config_from_spec(spec, model_type: str | None = None):
+    """A transformers config for a spec (catalog key, ModelRecord or Architecture).
+
+    With no model_type, the first type in TYPE_ORDER that expresses every field is used; reading the result
+    back with spec_from_hf gives the same Architecture.
+    """
+    arch = _architecture(spec)
+    if model_type is None:
+        model_type = hf_model_type(arch)
+    if model_type not in TYPES:
+        raise NotExpressible(f"model_type '{model_type}' has no table; known: {', '.join(sorted(TYPES))}")
+    return _config_for(arch, model_type)
+
+
+def hf_model(config, device: Any = "meta"):
+    """transformers' own model for a config (the class in the type's table), built on `device`."""
+    import torch
+    import transformers
+
+    config = as_hf_config(config)
+    model_class = getattr(transformers, TYPES[config.model_type].model_class)
+    with torch.device(device):
+        return model_class(config)
