@@ -6,11 +6,21 @@
 
 network/ holds the modules, hf/ the Hugging Face interop, bench/ the benchmarks; the per-layer plan,
 parameter accounting, FLOP convention and scaling rule they all read are torch-free and live in zoo/.
+Importing the package is cheap and torch loads on first use of a name below: the `zoo` command imports
+builder.cli on every start to register its subcommands, and reading the catalog must not wait for torch.
 """
 
-from builder.construct import ModelTooLargeError, build, describe
-from builder.network.cache import KVCache
-from builder.network.model import Transformer
-from zoo.variants import Variant, scale
+from builder.lazy import lazy_exports
 
-__all__ = ["KVCache", "ModelTooLargeError", "Transformer", "Variant", "build", "describe", "scale"]
+_EXPORTS = {
+    "build": "builder.construct",
+    "describe": "builder.construct",
+    "ModelTooLargeError": "builder.construct",
+    "Transformer": "builder.network.model",
+    "KVCache": "builder.network.cache",
+    "Variant": "zoo.variants",
+    "scale": "zoo.variants",
+}
+__all__ = sorted(_EXPORTS)
+
+__getattr__ = lazy_exports(__name__, _EXPORTS)

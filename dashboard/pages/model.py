@@ -46,10 +46,7 @@ cells[1].metric("Computed parameters", readable(total),
 cells[2].metric("Active per token", readable(active), help="Differs from the total only for mixture of experts.")
 cells[3].metric("KV cache per token", "—" if kv is None else f"{kv:,} B",
                 help="Bytes of keys and values cached per token at 16-bit precision, all layers.")
-if total is None:
-    st.caption("Computed figures are not in this catalog build; they appear once the builder's parameter "
-               "accounting is installed and the catalog is rebuilt (`zoo catalog build`).")
-elif gap is not None:
+if gap is not None:
     st.caption("Published counts are rounded (\"7B\"); the computed count can also differ through tied or padded "
                "vocabularies, biases and experts. `zoo show " + key + "` explains this record's gap.")
 

@@ -102,3 +102,16 @@ def test_bad_spec_directory_gives_lines_not_a_traceback(tmp_path):
     assert "Traceback" not in result.stderr
     assert f"{specs / 'x.toml'}: name: Input should be a valid string" in result.stderr
     assert not (tmp_path / "c.sqlite").exists()
+
+
+@pytest.mark.parametrize("entry", [["-m", "zoo"], ["-m", "zoo.cli"]])
+def test_python_dash_m_offers_every_command_and_one_error_type(entry, tmp_path):
+    """The builder's commands arrive through the entry point, and its errors print as one line either way."""
+    env = {**{k: v for k, v in os.environ.items() if k != "ARCHZOO_DEBUG"}, "ARCHZOO_DB": str(tmp_path / "c.sqlite")}
+    listed = subprocess.run([sys.executable, *entry, "list", "--columns", "key"], capture_output=True, text=True, env=env)
+    assert listed.returncode == 0 and "llama-2-7b" in listed.stdout
+    helped = subprocess.run([sys.executable, *entry, "--help"], capture_output=True, text=True, env=env)
+    assert all(command in helped.stdout for command in ("build", "bench", "import-hf"))
+    failed = subprocess.run([sys.executable, *entry, "build", "lama-2-7b"], capture_output=True, text=True, env=env)
+    assert failed.returncode == 2
+    assert failed.stderr.startswith("zoo: unknown model key 'lama-2-7b'") and len(failed.stderr.splitlines()) == 1

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from zoo.catalog import Catalog
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SUITE_RECORDS = ["llama-2-7b", "mistral-7b", "gemma-2-27b", "mixtral-8x7b", "gpt-neox-20b", "t5-11b"]
 
 

@@ -1,6 +1,8 @@
+import pytest
+
 from tests.builder.helpers import tiny_arch
-from zoo.plan import plan_model
-from zoo.schema import LocalAttention, Position
+from zoo.plan import QKNormStage, plan_model
+from zoo.schema import LocalAttention, Position, TokenMixer
 
 
 def test_layer_pattern_repeats_from_layer_zero_with_local_first():
@@ -50,3 +52,41 @@ def test_encoder_decoder_plans_both_stacks():
 def test_encoder_only_layers_are_bidirectional():
     arch = tiny_arch(arch="encoder")
     assert not any(layer.causal for layer in plan_model(arch).decoder)
+
+
+@pytest.mark.parametrize("kind, stage", [("none", None), ("projection", QKNormStage.projection),
+                                         ("head", QKNormStage.head), ("head_unshared", QKNormStage.head),
+                                         ("l2", QKNormStage.rotated)])
+def test_each_qk_norm_kind_has_one_stage(kind, stage):
+    assert {layer.attention.qk_norm for layer in plan_model(tiny_arch(qk_norm=kind)).decoder} == {stage}
+
+
+def test_the_after_rope_norm_is_planned_only_where_rope_rotates():
+    arch = tiny_arch(n_layers=4, layer_pattern="LLLG", local_attention="chunked", sliding_window=8, global_nope=True,
+                     nope_query_temperature={"floor_scale": 8, "scale": 0.1}, qk_norm="l2")
+    layers = plan_model(arch).decoder
+    assert [layer.attention.qk_norm for layer in layers] == [QKNormStage.rotated] * 3 + [None]
+    assert [layer.attention.temperature for layer in layers] == [None] * 3 + [arch.nope_query_temperature]
+
+
+@pytest.mark.parametrize("query_scale, expected", [("head_dim", 16**-0.5), ("d_model_over_heads", (32 / 4) ** -0.5),
+                                                   ("none", 1.0)])
+def test_query_scale_is_a_number_in_the_plan(query_scale, expected):
+    arch = tiny_arch(head_dim=16, d_model=32, n_heads=4, query_scale=query_scale)
+    assert [layer.attention.scale for layer in plan_model(arch).decoder] == pytest.approx([expected] * 2)
+
+
+def test_cross_attention_has_no_positions_mask_or_rotation():
+    arch = tiny_arch(arch="encoder-decoder", n_encoder_layers=1, position="relative-bias", relative_buckets=32,
+                     relative_max_distance=128, rope_theta=None, rotary_fraction=None, rope_layout=None,
+                     qk_norm="head")
+    layer = plan_model(arch).decoder[0]
+    cross = layer.cross_attention
+    assert cross.cross and not layer.attention.cross
+    assert (cross.causal, cross.local, cross.position, cross.rope, cross.temperature) == (
+        False, None, Position.none, None, None)
+    assert layer.attention.position is Position.relative_bias and cross.qk_norm is QKNormStage.head
+
+
+def test_every_layer_names_its_token_mixer():
+    assert {layer.attention.mixer for layer in plan_model(tiny_arch(n_layers=3)).layers} == {TokenMixer.attention}
