@@ -6,6 +6,8 @@ dashboard/pages/.
 
 import streamlit as st
 
+from dashboard.data import catalog_summary
+
 st.set_page_config(page_title="archzoo: LM architecture trends", page_icon=":material/timeline:", layout="wide")
 
 PAGES = {
@@ -23,4 +25,6 @@ PAGES = {
     ],
 }
 
-st.navigation(PAGES).run()
+navigation = st.navigation(PAGES)
+st.sidebar.caption(catalog_summary())
+navigation.run()

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from zoo.labels import LABELS, label
+
 NOT_PUBLISHED = "not published"
 
 
@@ -26,12 +28,18 @@ class Choice:
     order: tuple[str, ...]  # legend order, oldest convention first
 
 
-def _spelled(column: str, spellings: dict[str, str]) -> Callable[[pd.Series], str | None]:
-    def label(row: pd.Series) -> str | None:
-        value = row[column]
-        return None if pd.isna(value) else spellings.get(value, str(value))
+def _spelled(column: str) -> Callable[[pd.Series], str | None]:
+    """The column's readable label (zoo.labels, the spellings the command line accepts too)."""
 
-    return label
+    def read(row: pd.Series) -> str | None:
+        value = row[column]
+        return None if pd.isna(value) else label(column, value)
+
+    return read
+
+
+def _order(column: str) -> tuple[str, ...]:
+    return tuple(LABELS[column].values())
 
 
 def _flag(column: str, yes: str, no: str) -> Callable[[pd.Series], str | None]:
@@ -86,29 +94,20 @@ CHOICES: tuple[Choice, ...] = (
     Choice("norm_position", "Norm position",
            "The 2017 Transformer normalised after the residual add (post-norm); GPT-2 moved the norm before each "
            "sublayer (pre-norm), and recent models add a second norm on the sublayer output.",
-           _spelled("norm_position", {"post": "post-norm", "pre": "pre-norm", "double": "double (pre + post)",
-                                      "reordered": "reordered (output only)"}),
-           ("post-norm", "pre-norm", "double (pre + post)", "reordered (output only)")),
+           _spelled("norm_position"), _order("norm_position")),
     Choice("norm", "Normalisation",
            "LayerNorm (mean and variance) gave way to RMSNorm (scale only), which is cheaper and as stable.",
-           _spelled("norm", {"layernorm": "LayerNorm", "rmsnorm": "RMSNorm"}),
-           ("LayerNorm", "RMSNorm")),
+           _spelled("norm"), _order("norm")),
     Choice("activation", "MLP activation",
            "ReLU, then GELU, then gated linear units (SwiGLU, GeGLU) that multiply two projections.",
-           _spelled("activation", {"relu": "ReLU", "gelu": "GELU", "silu": "SiLU", "swiglu": "SwiGLU",
-                                   "geglu": "GeGLU", "reglu": "ReGLU"}),
-           ("ReLU", "GELU", "SiLU", "ReGLU", "GeGLU", "SwiGLU")),
+           _spelled("activation"), _order("activation")),
     Choice("position", "Position encoding",
            "Sinusoidal and learned absolute positions, relative biases, ALiBi, and finally rotary embeddings (RoPE).",
-           _spelled("position", {"sinusoidal": "sinusoidal", "learned": "learned", "relative-bias": "T5 relative bias",
-                                 "xl-relative": "Transformer-XL relative", "alibi": "ALiBi", "rope": "RoPE",
-                                 "none": "none (NoPE)"}),
-           ("sinusoidal", "learned", "T5 relative bias", "Transformer-XL relative", "ALiBi", "RoPE", "none (NoPE)")),
+           _spelled("position"), _order("position")),
     Choice("attention", "Attention heads",
            "Multi-head attention keeps one key/value head per query head; multi-query shares one, "
            "grouped-query attention shares each among a group, shrinking the KV cache.",
-           _spelled("attention", {"mha": "multi-head (MHA)", "mqa": "multi-query (MQA)", "gqa": "grouped-query (GQA)"}),
-           ("multi-head (MHA)", "multi-query (MQA)", "grouped-query (GQA)")),
+           _spelled("attention"), _order("attention")),
     Choice("layer_mix", "Local/global layers",
            "Every layer attending to the whole context, or sliding-window/chunked local layers, alone or "
            "interleaved with global ones (the recent hybrid pattern).",

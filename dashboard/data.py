@@ -77,6 +77,16 @@ def models_or_stop() -> pd.DataFrame:
         st.stop()
 
 
+def catalog_summary() -> str:
+    """Which catalog the app reads and how many benchmark rows it holds (shown in the sidebar)."""
+    path = default_path()
+    try:
+        stored = len(benchmarks_frame())
+    except OPEN_ERRORS:
+        return f"Catalog: `{path}` (cannot be opened)"
+    return f"Catalog: `{path}` · {stored} benchmark row(s) · `ARCHZOO_DB` picks another"
+
+
 def show_open_error(error: Exception) -> None:
     st.error(f"The catalog cannot be opened: {type(error).__name__}", icon=":material/error:")
     problems = error.problems if isinstance(error, SpecError) else [str(error)]

@@ -1,6 +1,14 @@
-"""Shared fixtures: every test that opens a catalog gets its own database file."""
+"""Shared fixtures: every test that opens a catalog gets its own database file, and the suite writes only to
+temporary folders (no hypothesis database, no bytecode from the processes it starts)."""
 
+import os
+
+from hypothesis import settings
 import pytest
+
+os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
+settings.register_profile("archzoo", database=None)
+settings.load_profile("archzoo")
 
 
 @pytest.fixture(autouse=True)

@@ -19,11 +19,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import platformdirs
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
 from zoo.columns import CONTRACT_COLUMNS, accounting, flatten
 from zoo.errors import ZooError, did_you_mean
+from zoo.labels import LABELS, match_value
 from zoo.schema import ModelRecord
 from zoo.specfile import SpecError, load_specs, spec_paths, specs_dir
 
@@ -117,14 +119,12 @@ def specs_fingerprint(directory: Path | None = None) -> str:
 
 
 def default_path() -> Path:
-    """ARCHZOO_DB if set; else beside the package when writable; else the user's data folder."""
+    """$ARCHZOO_DB if set, else catalog.sqlite in the user's data folder (the platform's convention:
+    ~/.local/share/archzoo or $XDG_DATA_HOME/archzoo on Linux, ~/Library/Application Support/archzoo on macOS,
+    %LOCALAPPDATA%\\archzoo on Windows); never inside the source tree or an installed package."""
     if os.environ.get(CATALOG_ENV):
         return Path(os.environ[CATALOG_ENV]).expanduser()
-    package_dir = Path(__file__).resolve().parent
-    if os.access(package_dir, os.W_OK):
-        return package_dir / "catalog.sqlite"
-    data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return data_home / "archzoo" / "catalog.sqlite"
+    return Path(platformdirs.user_data_dir("archzoo", appauthor=False)) / "catalog.sqlite"
 
 
 @contextlib.contextmanager
@@ -251,12 +251,16 @@ class Catalog:
         return [ModelRecord.model_validate_json(row.spec_json) for row in rows]
 
     def where(self, *, year_from: int | None = None, year_to: int | None = None, **equals: Any) -> list[ModelRecord]:
-        """Records whose contract columns equal the given values, optionally within a year range."""
+        """Records whose contract columns hold one of the given values, optionally within a year range.
+
+        A value may be a list (any of them matches). Text is read case-insensitively, categorical values in
+        their stored spelling or readable label (norm="RMSNorm", attention=["gqa", "MQA"]); a value the
+        column cannot hold is a CatalogError naming the values it can.
+        """
         statement = select(ModelRow)
         for name, value in equals.items():
-            if name not in CONTRACT_COLUMNS or name == "sources":
-                raise CatalogError(f"where: unknown column '{name}'; columns: {', '.join(CONTRACT_COLUMNS)}")
-            statement = statement.where(getattr(ModelRow, name) == _coerce(name, value))
+            wanted = self.filter_values(name, value if isinstance(value, (list, tuple, set)) else [value])
+            statement = statement.where(getattr(ModelRow, name).in_(wanted))
         if year_from is not None:
             statement = statement.where(ModelRow.year >= year_from)
         if year_to is not None:
@@ -265,6 +269,30 @@ class Catalog:
             rows = s.exec(statement.order_by(ModelRow.released, ModelRow.key)).all()
         return [ModelRecord.model_validate_json(row.spec_json) for row in rows]
 
+    def filter_values(self, name: str, values: list) -> list:
+        """The stored values that `values` name in column `name` (see where)."""
+        if name not in CONTRACT_COLUMNS or name == "sources":
+            columns = [c for c in CONTRACT_COLUMNS if c != "sources"]
+            raise CatalogError(f"where: unknown column '{name}'{did_you_mean(name, columns)} (columns: {', '.join(columns)})")
+        kind = CONTRACT_COLUMNS[name]
+        if kind is not str:
+            return [_typed(name, kind, value) for value in values]
+        if name in LABELS:
+            resolve = lambda text: match_value(name, text)  # noqa: E731
+            valid = ", ".join(value if text == value else f"{value} ({text})" for value, text in LABELS[name].items())
+        else:
+            with self.session() as s:
+                present = sorted(v for v in s.exec(select(getattr(ModelRow, name)).distinct()) if v is not None)
+            known = {value.lower(): value for value in present}
+            resolve = lambda text: known.get(text.strip().lower())  # noqa: E731
+            valid = ", ".join(present)
+        found = []
+        for value in values:
+            match = resolve(str(value))
+            if match is None:
+                raise CatalogError(f"where: {name} has no value {str(value)!r}; valid values: {valid}")
+            found.append(match)
+        return found
     def rows(self) -> list[dict]:
         """Contract rows as plain dicts, ordered by release date."""
         with self.session() as s:
@@ -305,16 +333,17 @@ class Catalog:
         return pd.DataFrame(rows, columns=list(BenchmarkRow.model_fields))
 
 
-def _coerce(name: str, value: Any) -> Any:
-    """Turn CLI strings into the column's type ('true' -> True, '2048' -> 2048)."""
-    kind = CONTRACT_COLUMNS[name]
-    if not isinstance(value, str) or kind is str:
+def _typed(name: str, kind: type, value: Any) -> Any:
+    """A filter value as the column's type ('true' -> True, '2048' -> 2048)."""
+    if not isinstance(value, str):
         return value
+    text = value.strip().lower()
     try:
         if kind is bool:
-            if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            if text not in ("true", "false", "1", "0", "yes", "no"):
                 raise ValueError
-            return value.lower() in ("true", "1", "yes")
-        return kind(value)
+            return text in ("true", "1", "yes")
+        return kind(text)
     except ValueError:
-        raise CatalogError(f"where: column '{name}' takes a {kind.__name__}, got '{value}'") from None
+        accepted = "true/false or yes/no" if kind is bool else f"a {kind.__name__}"
+        raise CatalogError(f"where: column '{name}' takes {accepted}, got '{value}'") from None

@@ -21,7 +21,10 @@ from pathlib import Path
 from zoo.accounting import explain_gap
 from zoo.catalog import Catalog, build_catalog, default_path
 from zoo.columns import CONTRACT_COLUMNS
-from zoo.errors import ZooError
+from zoo.completion import SHELLS, completion_script
+from zoo.completion import __doc__ as completion_doc
+from zoo.display import format_value, print_table
+from zoo.errors import ZooError, did_you_mean
 from zoo.specfile import SpecError, load_specs, spec_paths
 
 COMMAND_ENTRY_POINTS = "archzoo.commands"
@@ -38,52 +41,36 @@ def _catalog(args) -> Catalog:
     return Catalog(args.db)
 
 
-def _parse_where(items: list[str]) -> dict[str, str]:
-    filters = {}
+def _parse_where(items: list[str]) -> dict[str, list[str]]:
+    """COLUMN=VALUE[,VALUE...] items (repeatable) -> {column: values}; the catalog checks names and values."""
+    filters: dict[str, list[str]] = {}
     for item in items:
         name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise UsageError(f"--where takes COLUMN=VALUE, got '{item}'")
-        if name not in CONTRACT_COLUMNS or name == "sources":
-            raise UsageError(f"--where: unknown column '{name}'; columns: {', '.join(c for c in CONTRACT_COLUMNS if c != 'sources')}")
-        filters[name] = value
+        values = [part for part in value.split(",") if part.strip()]
+        if not sep or not name.strip() or not values:
+            raise UsageError(f"--where takes COLUMN=VALUE[,VALUE...], got '{item}'")
+        filters.setdefault(name.strip().lower(), []).extend(values)
     return filters
 
 
-def _format_value(value) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, int) and value >= 10_000_000:
-        return f"{value / 1e9:.2f}B" if value >= 1e9 else f"{value / 1e6:.0f}M"
-    return str(value)
-
-
-def _table(rows: list[dict], columns: tuple[str, ...]) -> str:
-    cells = [[_format_value(row[c]) for c in columns] for row in rows]
-    widths = [max(len(c), *(len(r[i]) for r in cells)) if cells else len(c) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in cells]
-    return "\n".join(lines)
+def _print_rows(rows: list[dict], columns: tuple[str, ...]) -> None:
+    cells = [[format_value(row[column]) for column in columns] for row in rows]
+    print_table(cells, columns, numeric=[CONTRACT_COLUMNS[column] in (int, float) for column in columns])
 
 
 def cmd_list(args) -> int:
     catalog = _catalog(args)
-    filters = _parse_where(args.where)
-    keys = {r.key for r in catalog.where(year_from=args.since, year_to=args.until, **filters)}
-    rows = [row for row in catalog.rows() if row["key"] in keys]
-    columns = tuple(args.columns.split(",")) if args.columns else LIST_COLUMNS
+    columns = tuple(column.strip() for column in args.columns.split(",")) if args.columns else LIST_COLUMNS
     unknown = [c for c in columns if c not in CONTRACT_COLUMNS]
     if unknown:
-        raise UsageError(f"--columns: unknown column(s) {', '.join(unknown)}")
+        raise UsageError(f"--columns: unknown column(s) {', '.join(unknown)}"
+                         f"{did_you_mean(unknown[0], CONTRACT_COLUMNS)}")
+    keys = {r.key for r in catalog.where(year_from=args.since, year_to=args.until, **_parse_where(args.where))}
+    rows = [row for row in catalog.rows() if row["key"] in keys]
     if not rows:
         print("no models match", file=sys.stderr)
         return 1
-    print(_table(rows, columns))
+    _print_rows(rows, columns)
     print(f"\n{len(rows)} model(s)")
     return 0
 
@@ -97,7 +84,7 @@ def cmd_show(args) -> int:
     for column in CONTRACT_COLUMNS:
         if column == "sources":
             continue
-        value = _format_value(row[column]) if column not in ("params_published", "params_total", "params_active") \
+        value = format_value(row[column]) if column not in ("params_published", "params_total", "params_active") \
             else ("-" if row[column] is None else f"{row[column]:,}")
         field = {"chunked_attention": "local_attention", "n_experts": "moe.n_experts",
                  "experts_per_token": "moe.experts_per_token", "n_shared_experts": "moe.n_shared_experts"}.get(column, column)
@@ -155,6 +142,11 @@ def cmd_validate(args) -> int:
     return 0
 
 
+def cmd_catalog_path(args) -> int:
+    print(Path(args.db) if args.db else default_path())
+    return 0
+
+
 def cmd_catalog_build(args) -> int:
     path = Path(args.db) if args.db else default_path()
     count = build_catalog(path, Path(args.specs) if args.specs else None)
@@ -168,8 +160,9 @@ def make_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     listing = commands.add_parser("list", help="a table of models, optionally filtered")
-    listing.add_argument("--where", action="append", default=[], metavar="COLUMN=VALUE",
-                         help="keep rows whose column equals VALUE (repeatable)")
+    listing.add_argument("--where", action="append", default=[], metavar="COLUMN=VALUE[,VALUE...]",
+                         help="keep rows whose column holds one of the values; any case, stored spellings or "
+                              "the dashboard's labels (norm=RMSNorm, attention=gqa,mqa); repeatable")
     listing.add_argument("--since", type=int, metavar="YEAR", help="released in or after YEAR")
     listing.add_argument("--until", type=int, metavar="YEAR", help="released in or before YEAR")
     listing.add_argument("--columns", help="comma-separated columns to show")
@@ -194,9 +187,16 @@ def make_parser() -> argparse.ArgumentParser:
     build.add_argument("--db", default=argparse.SUPPRESS, help="where to write the catalog")
     build.add_argument("--specs", help="spec directory (default: the bundled specs)")
     build.set_defaults(run=cmd_catalog_build)
+    where = catalog_commands.add_parser("path", help="print where the catalog lives")
+    where.set_defaults(run=cmd_catalog_path)
 
     for extension in sorted(entry_points(group=COMMAND_ENTRY_POINTS), key=lambda entry: entry.name):
         extension.load()(commands)
+
+    completion = commands.add_parser("completion", help="print a shell completion script (bash or zsh)",
+                                     description=completion_doc)
+    completion.add_argument("shell", choices=SHELLS)
+    completion.set_defaults(run=lambda args: print(completion_script(parser, args.shell), end="") or 0)
     return parser
 
 

@@ -1,4 +1,7 @@
-"""The public row: a ModelRecord flattened to the columns of shared/design/catalog-columns.md."""
+"""The public row: a ModelRecord flattened to the columns of COLUMNS.md.
+
+tests/zoo/test_columns.py holds this module and that contract in step.
+"""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@
 imported configs and one-field counterfactuals are plain architectures. `ModelRecord`
 wraps one published checkpoint: identity, published figures, training facts, sources and
 per-field citations. Every categorical choice is an enum whose values are the public
-spelling of ../shared/design/catalog-columns.md.
+spelling of COLUMNS.md, the public row's contract.
 """
 
 from __future__ import annotations

@@ -14,8 +14,11 @@ import argparse
 import json
 import sys
 
+from rich.progress import Progress, TextColumn
+
 from zoo.catalog import Catalog
 from zoo.cli import UsageError
+from zoo.display import console, format_number, print_table
 from zoo.errors import ZooError
 
 DISPLAY_COLUMNS = ("spec", "mode", "batch", "seq", "dtype", "device", "step_ms", "iqr_ms", "tokens_per_s",
@@ -58,8 +61,8 @@ def display_row(row: dict) -> dict:
         "device": row["device_name"] or row["device"],
         "step_ms": f"{row['step_time_median_s'] * 1e3:.2f}",
         "iqr_ms": f"{row['step_time_iqr_s'] * 1e3:.2f}",
-        "tokens_per_s": f"{row['tokens_per_s']:,.0f}",
-        "gflop_per_token": f"{row['flops_per_token'] / 1e9:.4g}",
+        "tokens_per_s": format_number(round(row["tokens_per_s"])),
+        "gflop_per_token": format_number(row["flops_per_token"] / 1e9),
         "achieved": _fmt_rate(row["achieved_flops_per_s"]),
         "mfu": "-" if row["mfu"] is None else f"{row['mfu']:.1%}",
         "peak_memory": _fmt_bytes(row["peak_memory_bytes"]),
@@ -68,17 +71,7 @@ def display_row(row: dict) -> dict:
     }
 
 
-def render_table(rows: list[dict], columns=DISPLAY_COLUMNS) -> str:
-    cells = [[display_row(row)[c] for c in columns] for row in rows]
-    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)), "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in cells]
-    return "\n".join(lines)
-
-
-def _progress(done: int, total: int, label: str, width: int = 24) -> str:
-    filled = round(width * done / total)
-    return f"[{'#' * filled}{'-' * (width - filled)}] {done}/{total} {label}"
+NUMERIC_COLUMNS = ("batch", "step_ms", "iqr_ms", "tokens_per_s", "gflop_per_token", "achieved", "mfu", "peak_memory")
 
 
 def _config(args, spec: str):
@@ -98,7 +91,8 @@ def _print(rows: list[dict], as_json: bool, compare: bool = False) -> None:
     if as_json:
         print(json.dumps(rows, indent=2))
         return
-    print(render_table(rows))
+    cells = [[display_row(row)[column] for column in DISPLAY_COLUMNS] for row in rows]
+    print_table(cells, DISPLAY_COLUMNS, numeric=[column in NUMERIC_COLUMNS for column in DISPLAY_COLUMNS])
     if compare and len(rows) > 1:
         base = rows[-1]
         for row in rows[:-1]:
@@ -107,8 +101,6 @@ def _print(rows: list[dict], as_json: bool, compare: bool = False) -> None:
 
 
 def cmd_bench(args) -> int:
-    from builder.bench.runner import run_benchmark, run_benchmarks
-
     chosen = [bool(args.key), args.all, bool(args.compare)]
     if args.stored:
         frame = Catalog(args.db).benchmarks(key=args.key)
@@ -120,6 +112,8 @@ def cmd_bench(args) -> int:
         return 0
     if sum(chosen) != 1:
         raise UsageError("bench takes exactly one of KEY, --all or --compare SPEC SPEC...")
+    from builder.bench.runner import run_benchmark, run_benchmarks  # torch: only for commands that run models
+
     catalog = Catalog(args.db)
     if args.compare:
         if len(args.compare) < 2:
@@ -138,14 +132,19 @@ def _bench_all(args, catalog) -> int:
 
     keys = catalog.keys()
     rows, failures = [], []
-    for done, key in enumerate(keys):
-        print(_progress(done, len(keys), key), file=sys.stderr, flush=True)
-        try:
-            rows += _store(catalog, [run_benchmark(_config(args, key))])
-        except ZooError as error:
-            failures.append(str(error))
-            print(f"  failed: {error}", file=sys.stderr)
-    print(_progress(len(keys), len(keys), "done"), file=sys.stderr)
+    with Progress(*Progress.get_default_columns(), TextColumn("{task.fields[key]}"), console=console(stderr=True),
+                  transient=True) as progress:
+        task = progress.add_task("zoo bench --all", total=len(keys), key="")
+        for done, key in enumerate(keys):
+            progress.update(task, completed=done, key=key)
+            progress.console.print(f"{done}/{len(keys)} {key}", markup=False)
+            try:
+                rows += _store(catalog, [run_benchmark(_config(args, key))])
+            except ZooError as error:
+                failures.append(str(error))
+                progress.console.print(f"  failed: {error}", markup=False)
+        progress.update(task, completed=len(keys), key="done")
+        progress.console.print(f"{len(keys)}/{len(keys)} done", markup=False)
     if rows:
         _print(rows, args.json)
     for failure in failures:

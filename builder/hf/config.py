@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import PydanticUndefined
 
+from builder.hf.extra import require
 from builder.hf.tables import TYPE_ORDER, TYPES, Fixed, HFType, NotExpressible
 from zoo.schema import ARCHITECTURE_FIELDS, Architecture, ModelRecord
 from zoo.variants import Variant, resolve_variant
@@ -40,7 +41,8 @@ def _codecs(hf_type: HFType) -> tuple:
 
 def as_hf_config(config):
     """A transformers config from a config object, a config.json path (or its directory) or a parsed dict."""
-    from transformers import CONFIG_MAPPING, PretrainedConfig
+    transformers = require("transformers")
+    CONFIG_MAPPING, PretrainedConfig = transformers.CONFIG_MAPPING, transformers.PretrainedConfig
 
     if isinstance(config, (str, Path)):
         path = Path(config)
@@ -110,7 +112,7 @@ def _quiet_transformers():
 
 def _config_for(arch: Architecture, model_type: str):
     """Write the spec with one type's table, then read it back: anything that changed is not expressible."""
-    from transformers import CONFIG_MAPPING
+    CONFIG_MAPPING = require("transformers").CONFIG_MAPPING
 
     hf_type = TYPES[model_type]
     values, kwargs = arch.model_dump(mode="json"), {}
@@ -161,8 +163,8 @@ def hf_config_from_spec(spec, model_type: str | None = None):
 def hf_model(config, device: Any = "meta"):
     """transformers' own model for a config (the class in the type's table), built on `device`."""
     import torch
-    import transformers
 
+    transformers = require("transformers")
     config = as_hf_config(config)
     model_class = getattr(transformers, TYPES[config.model_type].model_class)
     with torch.device(device):

@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 from builder.hf.config import hf_model_type
+from builder.hf.extra import require
 from builder.hf.weights import ALIASES, BUFFER_SUFFIXES, LAYOUTS, TIED_HEAD_NAMES, WEIGHTS
 from zoo.errors import ZooError
 
@@ -42,8 +43,7 @@ class _Checkpoint:
         self._last = (None, None)
 
     def _index(self, path: Path) -> dict:
-        from safetensors import safe_open
-
+        safe_open = require("safetensors").safe_open
         if path.is_dir():
             index = path / "model.safetensors.index.json"
             if index.is_file():
@@ -71,8 +71,7 @@ class _Checkpoint:
         if self._state is not None:
             tensor = self._state[name]
         else:
-            from safetensors import safe_open
-
+            safe_open = require("safetensors").safe_open
             shard = self._shards[name]
             if shard not in self._files:
                 self._files[shard] = safe_open(shard, framework="pt")

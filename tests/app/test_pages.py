@@ -26,6 +26,13 @@ def rarest_arch(frame: pd.DataFrame) -> str:
     return counts.index[-1]
 
 
+def test_the_sidebar_names_the_catalog_and_its_benchmark_rows(catalog, catalog_path):
+    at = open_app()
+    caption = " ".join(c.value for c in at.sidebar.caption)
+    stored = len(catalog.benchmarks())
+    assert f"Catalog: `{catalog_path}`" in caption and f"{stored} benchmark row(s)" in caption
+
+
 @pytest.mark.usefixtures("catalog")
 def test_the_navigation_reaches_every_page_without_an_error():
     at = open_app()

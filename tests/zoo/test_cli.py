@@ -32,7 +32,11 @@ def test_list_filters_rows(capsys):
 
 
 def test_list_with_no_match_and_bad_filters(capsys):
-    assert run(capsys, "list", "--where", "norm=batchnorm")[0] == 1
+    code, _, err = run(capsys, "list", "--where", "norm=layernorm", "--since", "2026")
+    assert code == 1 and "no models match" in err
+    code, _, err = run(capsys, "list", "--where", "norm=batchnorm")
+    assert code == 2 and err.strip() == (
+        "zoo: where: norm has no value 'batchnorm'; valid values: layernorm (LayerNorm), rmsnorm (RMSNorm)")
     code, _, err = run(capsys, "list", "--where", "nrm=rmsnorm")
     assert code == 2 and "unknown column 'nrm'" in err
     code, _, err = run(capsys, "list", "--where", "norm")
@@ -115,3 +119,65 @@ def test_python_dash_m_offers_every_command_and_one_error_type(entry, tmp_path):
     failed = subprocess.run([sys.executable, *entry, "build", "lama-2-7b"], capture_output=True, text=True, env=env)
     assert failed.returncode == 2
     assert failed.stderr.startswith("zoo: unknown model key 'lama-2-7b'") and len(failed.stderr.splitlines()) == 1
+
+
+def test_tables_fit_the_terminal_and_name_what_they_leave_out(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")
+    code, out, err = run(capsys, "list")
+    assert code == 0 and max(len(line) for line in out.splitlines()) <= 100
+    assert "left out to fit 100 characters" in err and "layer_pattern" in err
+    monkeypatch.delenv("COLUMNS")
+    code, out, err = run(capsys, "list")  # not a terminal: every column, nothing left out
+    assert code == 0 and "layer_pattern" in out.splitlines()[0] and err == ""
+
+
+def test_where_takes_the_dashboards_spellings_any_case_and_several_values(capsys):
+    def keys(*where):
+        code, out, _ = run(capsys, "list", *(arg for item in where for arg in ("--where", item)), "--columns", "key")
+        assert code == 0
+        return out.split()[2:-2]
+
+    assert keys("norm=RMSNorm") == keys("norm=rmsnorm") == keys("NORM=rmsNORM")
+    assert keys("norm_position=pre-norm") == keys("norm_position=pre")
+    both = keys("attention=gqa,MQA")
+    assert sorted(both) == sorted(keys("attention=grouped-query (GQA)") + keys("attention=mqa"))
+    assert keys("organization=meta") and keys("organization=meta") == keys("organization=Meta")
+    code, _, err = run(capsys, "list", "--where", "organization=Metaa")
+    assert code == 2 and "valid values:" in err and "Meta" in err
+
+
+def test_catalog_path_and_completion(capsys, tmp_path, isolated_catalog):
+    code, out, _ = run(capsys, "catalog", "path")
+    assert code == 0 and out.strip() == str(isolated_catalog)
+    code, script, _ = run(capsys, "completion", "bash")
+    assert code == 0
+    (tmp_path / "zoo.bash").write_text(script)
+
+    def complete(*words):
+        line = f'source {tmp_path / "zoo.bash"}; COMP_WORDS=({" ".join(words)}); COMP_CWORD={len(words) - 1}; _zoo; ' \
+               'echo "${COMPREPLY[@]}"'
+        return subprocess.run(["bash", "-c", line], capture_output=True, text=True, check=True).stdout.split()
+
+    assert complete("zoo", "sh") == ["show"]
+    assert complete("zoo", "show", "llama-2-7") == ["llama-2-70b", "llama-2-7b"]
+    assert complete("zoo", "bench", "gemma-3") == ["gemma-3-27b"]
+    assert "--where" in complete("zoo", "list", "--w") and "path" in complete("zoo", "catalog", "")
+
+
+def test_read_commands_never_import_torch(tmp_path, isolated_catalog):
+    """zoo list, show, export and bench --stored run with torch made unimportable."""
+    from zoo.catalog import BenchmarkRow, Catalog
+
+    Catalog(isolated_catalog).add_benchmark(BenchmarkRow(
+        key="gpt-1", spec_json="{}", mode="forward", batch=1, seq=8, dtype="fp32", device="cpu",
+        torch_version="none", created_at="2026-01-01T00:00:00", tokens_per_s=10.0, step_time_median_s=0.1,
+        step_time_iqr_s=0.01, flops_per_token=1e6, achieved_flops_per_s=1e7))
+    blocker = tmp_path / "blocked" / "torch"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('torch is blocked in this test')\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "blocked"), "ARCHZOO_DB": str(isolated_catalog)}
+    for command in (["list"], ["show", "llama-2-7b"], ["export", "--format", "csv"], ["bench", "--stored"]):
+        done = subprocess.run([sys.executable, "-m", "zoo", *command], capture_output=True, text=True, env=env)
+        assert done.returncode == 0, (command, done.stderr)
+    blocked = subprocess.run([sys.executable, "-m", "zoo", "build", "gpt-1"], capture_output=True, text=True, env=env)
+    assert blocked.returncode != 0 and "torch is blocked" in blocked.stderr  # the blocker really blocks

@@ -1,6 +1,9 @@
 """`zoo import-hf`: a config.json becomes a draft spec that validates, with what a config cannot say marked."""
 
 import json
+import os
+import subprocess
+import sys
 
 from builder.hf import hf_config_from_spec
 from builder.hf.tables import TYPES
@@ -50,3 +53,18 @@ def test_existing_files_and_unknown_types_are_one_line_errors(tmp_path, capsys):
     assert main(["import-hf", str(tmp_path / "mamba.json"), "--specs", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip().splitlines() == [
         "zoo: import-hf: model_type 'mamba' has no table; known: " + ", ".join(sorted(TYPES))]
+
+
+def test_without_transformers_import_hf_names_the_extra_to_install(tmp_path):
+    blocked = tmp_path / "blocked" / "transformers"
+    blocked.mkdir(parents=True)
+    (blocked / "__init__.py").write_text("raise ImportError('transformers is blocked in this test')\n")
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"model_type": "llama", "hidden_size": 64}))
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "blocked")}
+    done = subprocess.run([sys.executable, "-m", "zoo", "import-hf", str(config), "--specs", str(tmp_path)],
+                          capture_output=True, text=True, env=env)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "zoo: transformers is not installed; Hugging Face interop needs the hf extra: pip install 'archzoo[hf]'"]
+    assert list(tmp_path.glob("*.toml")) == []
