@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from builder.devices import available_bytes
+from builder.devices import available_bytes, resolve_device, resolve_dtype
 from builder.network.model import Transformer
 from zoo.accounting import kv_cache_bytes_per_token, param_counts
 from zoo.errors import ZooError
@@ -26,18 +26,18 @@ def _gib(n_bytes: int) -> str:
 def build(
     spec: str | ModelRecord | Architecture | Variant,
     device: str | torch.device = "cpu",
-    dtype: torch.dtype | None = None,
+    dtype: torch.dtype | str | None = None,
     seed: int | None = None,
     attention_backend: str = "auto",
 ) -> Transformer:
     """Construct on meta (instant at any size); for a real device, check memory, materialise and init.
 
-    `spec`: a key or variant text ('llama-2-7b:norm_position=post'), a record, an architecture or a Variant.
+    `spec`: a key or variant text ('llama-2-7b:norm_position=post'), a record, an architecture or a Variant;
+    `device` and `dtype` are checked before anything is built (DeviceError in one line otherwise).
     """
     variant = resolve_variant(spec)
     arch, source = variant.architecture, variant.name
-    device = torch.device(device)
-    dtype = dtype or torch.get_default_dtype()
+    device, dtype = resolve_device(device), resolve_dtype(dtype)
     if device.type != "meta":
         total = param_counts(arch).total
         needed, free = total * dtype.itemsize, available_bytes(device)

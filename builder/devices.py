@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from zoo.errors import ZooError
+from zoo.errors import ZooError, printable
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -17,22 +17,35 @@ class DeviceError(ZooError):
     """A device that does not exist here or that models cannot be built on."""
 
 
-def resolve_device(name: str) -> torch.device:
-    """A torch.device for 'cpu', 'cuda' or 'cuda:N', checked to exist on this machine."""
+def resolve_device(name: str | torch.device) -> torch.device:
+    """A torch.device for 'meta', 'cpu', 'cuda' or 'cuda:N', checked to exist on this machine (the one check
+    that build and bench both make, before any work)."""
     try:
         device = torch.device(name)
-    except (RuntimeError, ValueError):
-        raise DeviceError(f"unknown device '{name}'; accepted: cpu, cuda, cuda:N") from None
-    if device.type == "cpu":
+    except (RuntimeError, ValueError, TypeError):
+        raise DeviceError(f"unknown device '{printable(str(name))}'; accepted: meta, cpu, cuda, cuda:N") from None
+    if device.type in ("cpu", "meta"):
         return device
     if device.type != "cuda":
-        raise DeviceError(f"device '{name}' is not supported for benchmarks; accepted: cpu, cuda, cuda:N")
+        raise DeviceError(f"device '{name}' is not supported; accepted: meta, cpu, cuda, cuda:N")
     if not torch.cuda.is_available():
         raise DeviceError(f"device '{name}' requested but CUDA is not available here (torch {torch.__version__})")
     index = 0 if device.index is None else device.index
     if index >= torch.cuda.device_count():
         raise DeviceError(f"device '{name}' does not exist: this machine has {torch.cuda.device_count()} CUDA device(s)")
     return torch.device("cuda", index)
+
+
+def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype:
+    """A floating dtype to build in: a torch dtype, or fp32 / bf16 / fp16 (None: torch's default)."""
+    if dtype is None:
+        return torch.get_default_dtype()
+    if isinstance(dtype, str) and dtype in DTYPES:
+        return DTYPES[dtype]
+    if isinstance(dtype, torch.dtype) and dtype in DTYPES.values():
+        return dtype
+    raise DeviceError(f"a model is built in fp32, bf16 or fp16 (or the torch dtypes float32, bfloat16, float16), "
+                      f"not {printable(str(dtype))}")
 
 
 def device_name(device: torch.device) -> str:

@@ -2,11 +2,14 @@
 temporary folders (no hypothesis database, no bytecode from the processes it starts)."""
 
 import os
+import tempfile
 
 from hypothesis import settings
+from hypothesis.configuration import set_hypothesis_home_dir
 import pytest
 
 os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
+set_hypothesis_home_dir(tempfile.mkdtemp(prefix="archzoo-hypothesis-"))  # its caches, outside the tree
 settings.register_profile("archzoo", database=None)
 settings.load_profile("archzoo")
 

@@ -2,8 +2,10 @@
 
 The spec files are the source of truth; the database is a build product that `Catalog()`
 rebuilds whenever the specs (or the code that flattens them) change. A rebuild writes a new
-file beside the old one, carries the benchmark rows across and swaps it in atomically, so a
-reader sees either the old or the new catalog and no stored result is lost.
+file beside the old one, carries the benchmark rows across (through explicit migrations when
+their schema changed, never by dropping a value) and swaps it in atomically, so a reader sees
+either the old or the new catalog and no stored result is lost. Every session opens the file
+anew, so a handle kept open across a rebuild reads and writes the catalog that replaced it.
 """
 
 from __future__ import annotations
@@ -15,12 +17,16 @@ import hashlib
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import platformdirs
+from pydantic import ValidationError
 from sqlalchemy import JSON, Column
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
 from zoo.columns import CONTRACT_COLUMNS, accounting, flatten
@@ -127,12 +133,56 @@ def default_path() -> Path:
     return Path(platformdirs.user_data_dir("archzoo", appauthor=False)) / "catalog.sqlite"
 
 
+# The layout of the benchmarks table; a file without a version was written under version 1.
+BENCHMARK_SCHEMA = 1
+# Version N -> a function turning one row stored under version N into a row of version N + 1 (renamed,
+# split or defaulted columns). A rebuild refuses to drop any column that no migration carries.
+BENCHMARK_MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
+
+
+def _folder(path: Path, create: bool) -> None:
+    """The catalog's folder: made for the default location, required to exist for one a user names."""
+    if create:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    elif not path.parent.is_dir():
+        raise CatalogError(f"{path}: folder {path.parent} does not exist; create it or pick another --db")
+
+
+def _engine(path: Path):
+    """An engine that opens the file anew for every session (no pooled connection to a replaced file)."""
+    return create_engine(f"sqlite:///{path}", poolclass=NullPool)
+
+
+def _readable_by_others(path: Path) -> None:
+    """mkstemp creates 0600; a catalog gets the permissions the user's umask gives new files."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 @contextlib.contextmanager
 def _exclusive(path: Path) -> Iterator[None]:
-    """Serialise writers (rebuilds and benchmark inserts) across processes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(path.name + ".lock"), "w") as handle:
+    """Serialise writers (rebuilds and benchmark inserts) across processes, and keep readers out meanwhile."""
+    with open(path.with_name(path.name + ".lock"), "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _shared(path: Path) -> Iterator[None]:
+    """Readers share the lock, so none is mid-read when a rebuild swaps the file or while a writer's journal
+    exists (SQLite finds journals by path: a reader of the replaced file would take a writer's journal of the
+    new one for its own). A catalog in a folder nobody can write to has no writers, and no lock is needed."""
+    try:
+        handle = open(path.with_name(path.name + ".lock"), "a")
+    except OSError:
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_SH)
         try:
             yield
         finally:
@@ -157,12 +207,32 @@ def build_catalog(path: Path, directory: Path | None = None) -> int:
     fingerprint = specs_fingerprint(directory)
     records = load_specs(paths)
     path = Path(path)
-    with _exclusive(path):
-        handle, temp_name = tempfile.mkstemp(prefix=path.name + ".", suffix=".building", dir=path.parent)
-        os.close(handle)
-        temp = Path(temp_name)
+    _folder(path, create=path == default_path())
+    try:
+        with _exclusive(path):
+            _build(path, records, fingerprint)
+    except (OSError, sqlite3.Error, SQLAlchemyError) as error:
+        raise CatalogError(f"{path}: cannot write the catalog ({_reason(error)}); the catalog was left as it was") from None
+    return len(records)
+
+
+def _reason(error: BaseException) -> str:
+    """An error's own words, one line (SQLAlchemy wraps the driver's)."""
+    text = str(getattr(error, "orig", None) or error)
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _build(path: Path, records: list[ModelRecord], fingerprint: str) -> None:
+    """Write the new file beside the old one, carry the benchmark rows, swap it in (under the writers' lock)."""
+    for leftover in path.parent.glob(path.name + ".*.building"):  # from a build that was killed
+        leftover.unlink(missing_ok=True)
+    handle, temp_name = tempfile.mkstemp(prefix=path.name + ".", suffix=".building", dir=path.parent)
+    os.close(handle)
+    temp = Path(temp_name)
+    try:
+        _readable_by_others(temp)
+        engine = _engine(temp)
         try:
-            engine = create_engine(f"sqlite:///{temp}")
             SQLModel.metadata.create_all(engine)
             with Session(engine) as session:
                 for record in records:
@@ -170,37 +240,71 @@ def build_catalog(path: Path, directory: Path | None = None) -> int:
                     session.add(row)
                     session.add_all(sources)
                 session.add(MetaRow(name="fingerprint", value=fingerprint))
+                session.add(MetaRow(name="benchmark_schema", value=str(BENCHMARK_SCHEMA)))
                 session.add(MetaRow(name="built_at", value=dt.datetime.now(dt.UTC).isoformat(timespec="seconds")))
                 session.commit()
-            engine.dispose()
-            if path.exists():
-                _copy_benchmarks(path, temp)
-            os.replace(temp, path)
         finally:
-            temp.unlink(missing_ok=True)
-    return len(records)
+            engine.dispose()
+        if path.exists():
+            _copy_benchmarks(path, temp)
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
 
 
 def _copy_benchmarks(old: Path, new: Path) -> None:
-    """Carry every stored benchmark row into the new file (columns both files know)."""
+    """Carry every stored benchmark row into the new file, migrated to this schema; refuse to lose a value."""
     connection = sqlite3.connect(new)
+    connection.row_factory = sqlite3.Row
     try:
         connection.execute("ATTACH DATABASE ? AS old", (str(old),))
         tables = {r[0] for r in connection.execute("SELECT name FROM old.sqlite_master WHERE type='table'")}
         if "benchmarks" in tables:
-            old_columns = {r[1] for r in connection.execute("PRAGMA old.table_info(benchmarks)")}
-            new_columns = [r[1] for r in connection.execute("PRAGMA main.table_info(benchmarks)")]
-            shared = ", ".join(f'"{c}"' for c in new_columns if c in old_columns)
-            connection.execute(f"INSERT INTO main.benchmarks ({shared}) SELECT {shared} FROM old.benchmarks")
+            version = 1
+            if "meta" in tables:
+                found = connection.execute("SELECT value FROM old.meta WHERE name='benchmark_schema'").fetchone()
+                version = int(found[0]) if found else 1
+            columns = [r[1] for r in connection.execute("PRAGMA main.table_info(benchmarks)")]
+            for stored in connection.execute("SELECT * FROM old.benchmarks").fetchall():
+                row = _migrated(dict(stored), version)
+                lost = sorted(set(row) - set(columns))
+                if lost:
+                    raise CatalogError(f"{old}: stored benchmark rows hold column(s) {', '.join(lost)} that this "
+                                       f"version does not know and no migration carries; the catalog was left as it was")
+                names = ", ".join(f'"{name}"' for name in row)
+                connection.execute(f"INSERT INTO main.benchmarks ({names}) VALUES ({', '.join('?' * len(row))})",
+                                   list(row.values()))
         connection.commit()
         connection.execute("DETACH DATABASE old")
-    except sqlite3.DatabaseError as error:
+    except (sqlite3.DatabaseError, ValueError) as error:
         raise CatalogError(f"{old}: cannot read the stored benchmark rows ({error}); the catalog was left as it was") from None
     finally:
         connection.close()
 
 
+def _migrated(row: dict, version: int) -> dict:
+    if version > BENCHMARK_SCHEMA:
+        raise CatalogError(f"benchmark rows were stored by a newer archzoo (schema {version}, this one reads up to "
+                           f"{BENCHMARK_SCHEMA}); the catalog was left as it was")
+    for step in range(version, BENCHMARK_SCHEMA):
+        if step not in BENCHMARK_MIGRATIONS:
+            raise CatalogError(f"no migration carries benchmark rows from schema {step} to {step + 1}; "
+                               "the catalog was left as it was")
+        row = BENCHMARK_MIGRATIONS[step](row)
+    return row
+
+
 def _stored_fingerprint(path: Path) -> str | None:
+    if not path.exists():
+        return None
+    try:
+        with _shared(path):
+            return _read_fingerprint(path)
+    except OSError:
+        return None
+
+
+def _read_fingerprint(path: Path) -> str | None:
     try:
         connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
@@ -212,26 +316,67 @@ def _stored_fingerprint(path: Path) -> str | None:
     return found[0] if found else None
 
 
+class StaleCatalogWarning(UserWarning):
+    """The spec folder has problems, so the last good catalog is served instead of a rebuilt one."""
+
+
 class Catalog:
-    """The queryable catalog. `Catalog()` opens the default database, rebuilding it when stale."""
+    """The queryable catalog. `Catalog()` opens the default database, rebuilding it when stale.
+
+    When the specs changed but a spec is broken, the last good catalog keeps serving and a
+    StaleCatalogWarning names the first problem (`zoo validate` lists them all).
+    """
 
     def __init__(self, path: str | Path | None = None, *, specs: str | Path | None = None, rebuild: bool = True):
         self.path = Path(path) if path is not None else default_path()
+        _folder(self.path, create=path is None)
         self.specs_dir = Path(specs) if specs is not None else specs_dir()
         if rebuild and self.is_stale():
-            build_catalog(self.path, self.specs_dir)
+            try:
+                build_catalog(self.path, self.specs_dir)
+            except SpecError as error:
+                if _stored_fingerprint(self.path) is None:
+                    raise
+                warnings.warn(StaleCatalogWarning(
+                    f"{error.problems[0]} ({len(error.problems)} problem(s) in the specs; `zoo validate` lists "
+                    f"them); serving the last good catalog, {self.path}"), stacklevel=2)
         if not self.path.exists():
             raise CatalogError(f"{self.path}: no catalog here; build it with `zoo catalog build --db {self.path}`")
-        self.engine = create_engine(f"sqlite:///{self.path}")
+        self.engine = _engine(self.path)
 
     def is_stale(self) -> bool:
         return not self.path.exists() or _stored_fingerprint(self.path) != specs_fingerprint(self.specs_dir)
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
-        """A SQLModel session for queries the helpers don't cover."""
-        with Session(self.engine) as session:
-            yield session
+        """A SQLModel session for queries the helpers don't cover; a damaged file is one CatalogError."""
+        try:
+            with _shared(self.path), Session(self.engine) as session:
+                yield session
+        except SQLAlchemyError as error:
+            raise CatalogError(f"{self.path}: the catalog cannot be read ({_reason(error)}); rebuild it with "
+                               f"`zoo catalog build --db {self.path}`") from None
+
+    def _record(self, spec_json: str) -> ModelRecord:
+        try:
+            return ModelRecord.model_validate_json(spec_json)
+        except ValidationError as error:
+            raise CatalogError(f"{self.path}: a stored record is damaged ({error.errors()[0]['msg']}); rebuild it "
+                               f"with `zoo catalog build --db {self.path}`") from None
+
+    def check_writable(self) -> None:
+        """Refuse before any work (a benchmark, say) whose result could not be stored here."""
+        try:
+            with _exclusive(self.path):
+                connection = sqlite3.connect(self.path)
+                try:  # a real write, rolled back: it needs the file and its journal beside it
+                    connection.execute("BEGIN IMMEDIATE")
+                    connection.execute("INSERT INTO meta (name, value) VALUES ('write_probe', '')")
+                    connection.rollback()
+                finally:
+                    connection.close()
+        except (OSError, sqlite3.Error) as error:
+            raise CatalogError(f"{self.path}: results cannot be stored here ({_reason(error)})") from None
 
     def keys(self) -> list[str]:
         with self.session() as s:
@@ -243,12 +388,12 @@ class Catalog:
         if row is None:
             keys = self.keys()
             raise CatalogError(f"unknown model key '{key}'{did_you_mean(key, keys) or '; known keys: ' + ', '.join(keys)}")
-        return ModelRecord.model_validate_json(row.spec_json)
+        return self._record(row.spec_json)
 
     def records(self) -> list[ModelRecord]:
         with self.session() as s:
             rows = s.exec(select(ModelRow).order_by(ModelRow.released, ModelRow.key)).all()
-        return [ModelRecord.model_validate_json(row.spec_json) for row in rows]
+        return [self._record(row.spec_json) for row in rows]
 
     def where(self, *, year_from: int | None = None, year_to: int | None = None, **equals: Any) -> list[ModelRecord]:
         """Records whose contract columns hold one of the given values, optionally within a year range.
@@ -267,7 +412,7 @@ class Catalog:
             statement = statement.where(ModelRow.year <= year_to)
         with self.session() as s:
             rows = s.exec(statement.order_by(ModelRow.released, ModelRow.key)).all()
-        return [ModelRecord.model_validate_json(row.spec_json) for row in rows]
+        return [self._record(row.spec_json) for row in rows]
 
     def filter_values(self, name: str, values: list) -> list:
         """The stored values that `values` name in column `name` (see where)."""
@@ -315,10 +460,13 @@ class Catalog:
 
     def add_benchmark(self, row: BenchmarkRow) -> BenchmarkRow:
         """Store one benchmark result (validated by the caller); returns it with its id."""
-        with _exclusive(self.path), Session(self.engine) as s:
-            s.add(row)
-            s.commit()
-            s.refresh(row)
+        try:
+            with _exclusive(self.path), Session(self.engine) as s:
+                s.add(row)
+                s.commit()
+                s.refresh(row)
+        except (OSError, SQLAlchemyError) as error:
+            raise CatalogError(f"{self.path}: the result could not be stored ({_reason(error)})") from None
         return row
 
     def benchmarks(self, key: str | None = None):
@@ -336,7 +484,10 @@ class Catalog:
 def _typed(name: str, kind: type, value: Any) -> Any:
     """A filter value as the column's type ('true' -> True, '2048' -> 2048)."""
     if not isinstance(value, str):
-        return value
+        exact = isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
+        if exact or (kind is float and isinstance(value, int) and not isinstance(value, bool)):
+            return value
+        raise CatalogError(f"where: column '{name}' takes a {kind.__name__}, got {type(value).__name__} {value!r}")
     text = value.strip().lower()
     try:
         if kind is bool:

@@ -15,19 +15,21 @@ import io
 import json
 import os
 import sys
+import warnings
 from importlib.metadata import entry_points
 from pathlib import Path
 
 from zoo.accounting import explain_gap
-from zoo.catalog import Catalog, build_catalog, default_path
+from zoo.catalog import Catalog, StaleCatalogWarning, build_catalog, default_path
 from zoo.columns import CONTRACT_COLUMNS
 from zoo.completion import SHELLS, completion_script
 from zoo.completion import __doc__ as completion_doc
 from zoo.display import format_value, print_table
-from zoo.errors import ZooError, did_you_mean
+from zoo.errors import ZooError, did_you_mean, printable
 from zoo.specfile import SpecError, load_specs, spec_paths
 
 COMMAND_ENTRY_POINTS = "archzoo.commands"
+_show_warning = warnings.showwarning
 
 LIST_COLUMNS = ("key", "released", "organization", "arch", "params_published", "d_model", "n_layers",
                 "norm", "norm_position", "activation", "position", "attention", "layer_pattern")
@@ -79,7 +81,7 @@ def cmd_show(args) -> int:
     catalog = _catalog(args)
     record = catalog.get(args.key)
     row = next(r for r in catalog.rows() if r["key"] == args.key)
-    print(f"{record.name} ({record.key}) - {record.organization}, {record.released}")
+    print(printable(f"{record.name} ({record.key}) - {record.organization}, {record.released}"))
     width = max(len(c) for c in CONTRACT_COLUMNS)
     for column in CONTRACT_COLUMNS:
         if column == "sources":
@@ -90,15 +92,15 @@ def cmd_show(args) -> int:
                  "experts_per_token": "moe.experts_per_token", "n_shared_experts": "moe.n_shared_experts"}.get(column, column)
         reason = (record.citations.get(field) or (f"assumed: {record.assumed[field]}" if field in record.assumed else "")
                   or (f"unpublished: {record.unpublished[field]}" if field in record.unpublished else ""))
-        print(f"  {column.ljust(width)}  {value}" + (f"    [{reason}]" if reason else ""))
+        print(printable(f"  {column.ljust(width)}  {value}" + (f"    [{reason}]" if reason else "")))
     explain = _params_gap(record, row)
     if explain:
         print(f"\nparameters: {explain}")
     print("\nsources:")
     for source in record.sources:
-        print(f"  [{source.kind.value}] {source.title}: {source.url}")
+        print(printable(f"  [{source.kind.value}] {source.title}: {source.url}"))
     if record.notes.strip():
-        print(f"\nnotes: {record.notes.strip()}")
+        print("\nnotes: " + "\n".join(printable(line) for line in record.notes.strip().splitlines()))
     return 0
 
 
@@ -200,11 +202,21 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _warn_in_one_line(message, category, filename, lineno, file=None, line=None) -> None:
+    """The CLI's warnings: the catalog's own as one line, any other as Python shows it."""
+    if issubclass(category, StaleCatalogWarning):
+        print(f"zoo: warning: {printable(str(message))}", file=sys.stderr)
+    else:
+        _show_warning(message, category, filename, lineno, file, line)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = make_parser()
     args = parser.parse_args(argv)
     try:
-        return args.run(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warn_in_one_line
+            return args.run(args)
     except ZooError as error:
         for line in error.lines():
             print(line, file=sys.stderr)

@@ -19,6 +19,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from zoo.errors import printable
+
 _UNITS = ((1e12, "T"), (1e9, "B"), (1e6, "M"))
 _GAP = 2  # spaces between columns
 
@@ -43,11 +45,6 @@ def format_value(value) -> str:
     if isinstance(value, (int, float)):
         return format_number(value)
     return str(value)
-
-
-def _printable(text: str) -> str:
-    """Escape control characters, so a value can never move the cursor or recolour the terminal."""
-    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 
 UNLIMITED = 10_000
@@ -77,7 +74,7 @@ def print_table(rows: list[list[str]], columns: Sequence[str], *, numeric: Seque
     """Rows of cell strings under their column names, cut to the console's width with a note (on stderr) on
     what was left out."""
     out = out or console()
-    cells = [[_printable(cell) for cell in row] for row in rows]
+    cells = [[printable(cell) for cell in row] for row in rows]
     kept = fit_columns(cells, columns, out.width)
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0), header_style="bold")
     for index in kept:

@@ -16,7 +16,12 @@ class ZooError(Exception):
 
     def lines(self) -> list[str]:
         """What the command line prints: one line per problem."""
-        return [f"zoo: {line}" for line in str(self).splitlines()]
+        return [f"zoo: {printable(line)}" for line in str(self).splitlines()]
+
+
+def printable(text: str) -> str:
+    """Control characters escaped, so a message stays one line and cannot move the cursor or recolour a terminal."""
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 
 def did_you_mean(word: str, choices: Iterable[str], cutoff: float = 0.5) -> str:

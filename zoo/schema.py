@@ -12,12 +12,37 @@ from __future__ import annotations
 import datetime as _dt
 import re
 from enum import Enum
-from typing import Literal, Union
+from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-KEY_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
+KEY_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+
+# Values are read exactly as written: an integer field takes an integer (not "4096", 4096.0 or true), a
+# float field a finite number, a flag true or false.
+Int = Annotated[int, Strict()]
+Float = Annotated[float, Strict()]
+Bool = Annotated[bool, Strict()]
+
+# Upper bounds on every size, far beyond any language model built or in sight (the largest catalogued value
+# in brackets), so that whatever validates also counts, flattens and stores in bounded time and memory.
+MAX_LAYERS = 1024  # n_layers, n_encoder_layers (PaLM 118)
+MAX_WIDTH = 131_072  # d_model, embedding_dim (PaLM 18,432)
+MAX_HEADS = 1024  # n_heads, n_kv_heads (T5 11B 128)
+MAX_HEAD_DIM = 4096  # (Gemma 256)
+MAX_FF = 1_048_576  # d_ff, expert_d_ff (T5 11B 65,536)
+MAX_VOCAB = 4_194_304  # (Gemma 3 262,144)
+MAX_CONTEXT = 16_777_216  # context_length, windows, RoPE's original context (LLaMA 4 Scout 262,144)
+MAX_EXPERTS = 4096  # routed and shared experts (LLaMA 4 Maverick 128)
+MAX_PATTERN = 64  # length of layer_pattern and moe_pattern (Gemma 3 6)
+MAX_BUCKETS = 4096  # relative-position buckets (T5 32)
+MAX_SMALL = 1024  # token types, position offset (BERT 2, OPT 2)
+MAX_FACTOR = 1e6  # multipliers, RoPE scaling factors, soft-caps (sqrt(6144) = 78.4)
+MAX_THETA = 1e12  # RoPE bases (1e6)
+MAX_PARAMS = 10**15  # published and reference parameter counts (grok-1 3.2e11)
+MAX_TOKENS = 1e17  # training tokens (LLaMA 4 Scout 4e13)
+MAX_TEXT = 20_000  # characters of one name, citation, reason or note
 
 
 class Arch(str, Enum):
@@ -121,7 +146,7 @@ class SourceKind(str, Enum):
     blog = "blog"
 
 
-Multiplier = Union[float, Literal["sqrt_d_model", "inv_sqrt_d_model"]]
+Multiplier = Union[Annotated[Float, Field(gt=0, le=MAX_FACTOR)], Literal["sqrt_d_model", "inv_sqrt_d_model"]]
 """A constant, or a width-dependent factor that scaled proxies recompute from their own d_model."""
 
 
@@ -134,7 +159,7 @@ def multiplier_value(multiplier: Multiplier, d_model: int) -> float:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, str_max_length=MAX_TEXT)
 
     def _check(self, problems) -> None:
         """Raise every (field, rule) problem as its own validation error, located at its field."""
@@ -149,11 +174,11 @@ class _Strict(BaseModel):
 
 class RopeScaling(_Strict):
     kind: RopeScalingKind
-    factor: float = Field(gt=0)
-    low_freq_factor: float | None = Field(default=None, gt=0)
-    high_freq_factor: float | None = Field(default=None, gt=0)
-    original_context_length: int | None = Field(default=None, gt=0)
-    global_only: bool = False  # applied to global layers only (Gemma 3)
+    factor: Float = Field(gt=0, le=MAX_FACTOR)
+    low_freq_factor: Float | None = Field(default=None, gt=0, le=MAX_FACTOR)
+    high_freq_factor: Float | None = Field(default=None, gt=0, le=MAX_FACTOR)
+    original_context_length: Int | None = Field(default=None, gt=0, le=MAX_CONTEXT)
+    global_only: Bool = False  # applied to global layers only (Gemma 3)
 
     @model_validator(mode="after")
     def _llama3_fields(self) -> RopeScaling:
@@ -178,20 +203,20 @@ class GateInput(str, Enum):
 class QueryTemperature(_Strict):
     """Position-dependent query scaling on NoPE layers: q * (1 + scale * log(1 + floor((pos + 1) / floor_scale)))."""
 
-    floor_scale: int = Field(gt=0)
-    scale: float = Field(gt=0)
+    floor_scale: Int = Field(gt=0, le=MAX_CONTEXT)
+    scale: Float = Field(gt=0, le=MAX_FACTOR)
 
 
 class MoE(_Strict):
     """Mixture-of-experts MLP: routed experts, optional always-on shared experts."""
 
-    n_experts: int = Field(gt=1)
-    experts_per_token: int = Field(gt=0)
-    n_shared_experts: int = Field(default=0, ge=0)
-    expert_d_ff: int = Field(gt=0)  # hidden width of one routed (and shared) expert
+    n_experts: Int = Field(gt=1, le=MAX_EXPERTS)
+    experts_per_token: Int = Field(gt=0, le=MAX_EXPERTS)
+    n_shared_experts: Int = Field(default=0, ge=0, le=MAX_EXPERTS)
+    expert_d_ff: Int = Field(gt=0, le=MAX_FF)  # hidden width of one routed (and shared) expert
     router: Router
     gate_input: GateInput = GateInput.output
-    moe_pattern: str = "M"  # repeating unit over layers: M a MoE layer, D a dense MLP of width d_ff
+    moe_pattern: str = Field(default="M", max_length=MAX_PATTERN)  # repeating unit over layers: M a MoE layer, D a dense MLP of width d_ff
 
     @field_validator("moe_pattern")
     @classmethod
@@ -212,65 +237,65 @@ class Architecture(_Strict):
     """Everything needed to build the network; no names, dates or sources."""
 
     arch: Arch
-    n_layers: int = Field(gt=0, description="decoder layers (encoder layers for an encoder-only model)")
-    n_encoder_layers: int | None = Field(default=None, gt=0)
-    d_model: int = Field(gt=0)
-    n_heads: int = Field(gt=0)
-    n_kv_heads: int = Field(gt=0)
-    head_dim: int = Field(gt=0)
-    d_ff: int = Field(gt=0, description="MLP hidden width; one branch of a gated MLP")
-    vocab_size: int = Field(gt=0)
-    context_length: int = Field(gt=0)
+    n_layers: Int = Field(gt=0, le=MAX_LAYERS, description="decoder layers (encoder layers for an encoder-only model)")
+    n_encoder_layers: Int | None = Field(default=None, gt=0, le=MAX_LAYERS)
+    d_model: Int = Field(gt=0, le=MAX_WIDTH)
+    n_heads: Int = Field(gt=0, le=MAX_HEADS)
+    n_kv_heads: Int = Field(gt=0, le=MAX_HEADS)
+    head_dim: Int = Field(gt=0, le=MAX_HEAD_DIM)
+    d_ff: Int = Field(gt=0, le=MAX_FF, description="MLP hidden width; one branch of a gated MLP")
+    vocab_size: Int = Field(gt=0, le=MAX_VOCAB)
+    context_length: Int = Field(gt=0, le=MAX_CONTEXT)
 
     # Block
     norm: Norm
-    norm_eps: float = Field(gt=0, lt=1)
-    norm_bias: bool  # LayerNorm with a bias (always false for RMSNorm)
-    norm_unit_offset: bool = False  # the norm scales by (1 + w), w initialised at 0 (Gemma)
+    norm_eps: Float = Field(gt=0, lt=1)
+    norm_bias: Bool  # LayerNorm with a bias (always false for RMSNorm)
+    norm_unit_offset: Bool = False  # the norm scales by (1 + w), w initialised at 0 (Gemma)
     norm_position: NormPosition
-    final_norm: bool  # a norm after the last block, before the output head
+    final_norm: Bool  # a norm after the last block, before the output head
     activation: Activation
-    gelu_tanh: bool = False  # GELU (or GeGLU) uses the tanh approximation
-    parallel_block: bool
-    parallel_shared_norm: bool = True  # a parallel block reads one shared norm (GPT-J) or two (GPT-NeoX)
-    linear_bias: bool  # biases on the attention and MLP projections
-    qkv_bias: bool  # biases on q/k/v (Qwen: these alone; true whenever linear_bias is)
-    mlp_bias: bool | None = None  # MLP biases where they differ from linear_bias (GPT-J: MLP only); None = linear_bias
-    tied_embeddings: bool
-    output_bias: bool = False
+    gelu_tanh: Bool = False  # GELU (or GeGLU) uses the tanh approximation
+    parallel_block: Bool
+    parallel_shared_norm: Bool = True  # a parallel block reads one shared norm (GPT-J) or two (GPT-NeoX)
+    linear_bias: Bool  # biases on the attention and MLP projections
+    qkv_bias: Bool  # biases on q/k/v (Qwen: these alone; true whenever linear_bias is)
+    mlp_bias: Bool | None = None  # MLP biases where they differ from linear_bias (GPT-J: MLP only); None = linear_bias
+    tied_embeddings: Bool
+    output_bias: Bool = False
     output_head: OutputHead = OutputHead.linear
-    dropout: float = Field(ge=0, lt=1)
-    embedding_norm: bool
+    dropout: Float = Field(ge=0, lt=1)
+    embedding_norm: Bool
     embedding_multiplier: Multiplier = 1.0
     output_multiplier: Multiplier = 1.0
-    embedding_dim: int | None = Field(default=None, gt=0)  # embeddings narrower than d_model, projected in and out (OPT-350m)
-    token_types: int = Field(default=0, ge=0)  # segment embeddings (BERT)
-    pooler: bool = False  # BERT's [CLS] pooler
+    embedding_dim: Int | None = Field(default=None, gt=0, le=MAX_WIDTH)  # embeddings narrower than d_model, projected in and out (OPT-350m)
+    token_types: Int = Field(default=0, ge=0, le=MAX_SMALL)  # segment embeddings (BERT)
+    pooler: Bool = False  # BERT's [CLS] pooler
 
     # Position
     position: Position
-    position_offset: int = Field(default=0, ge=0)  # rows before position 0 in a learned table (OPT: 2)
-    rope_theta: float | None = Field(default=None, gt=0)
-    rope_local_theta: float | None = Field(default=None, gt=0)  # a different base on local layers (Gemma 3)
-    rotary_fraction: float | None = None
+    position_offset: Int = Field(default=0, ge=0, le=MAX_SMALL)  # rows before position 0 in a learned table (OPT: 2)
+    rope_theta: Float | None = Field(default=None, gt=0, le=MAX_THETA)
+    rope_local_theta: Float | None = Field(default=None, gt=0, le=MAX_THETA)  # a different base on local layers (Gemma 3)
+    rotary_fraction: Float | None = None
     rope_layout: RopeLayout | None = None
     rope_scaling: RopeScaling | None = None
-    relative_buckets: int | None = Field(default=None, gt=0)
-    relative_max_distance: int | None = Field(default=None, gt=0)
+    relative_buckets: Int | None = Field(default=None, gt=0, le=MAX_BUCKETS)
+    relative_max_distance: Int | None = Field(default=None, gt=0, le=MAX_CONTEXT)
 
     # Attention
     query_scale: QueryScale = QueryScale.head_dim
-    layer_pattern: str = "G"
+    layer_pattern: str = Field(default="G", max_length=MAX_PATTERN)
     local_attention: LocalAttention | None = None
-    sliding_window: int | None = Field(default=None, gt=0)
-    global_nope: bool = False
+    sliding_window: Int | None = Field(default=None, gt=0, le=MAX_CONTEXT)
+    global_nope: Bool = False
     nope_query_temperature: QueryTemperature | None = None  # LLaMA 4's long-context scaling on NoPE layers
     qk_norm: QKNorm = QKNorm.none  # of the block's norm kind (LayerNorm without bias for Command R+)
 
     # Stability
-    z_loss: float | None = Field(default=None, gt=0)
-    attn_softcap: float | None = Field(default=None, gt=0)
-    final_softcap: float | None = Field(default=None, gt=0)
+    z_loss: Float | None = Field(default=None, gt=0, le=1)
+    attn_softcap: Float | None = Field(default=None, gt=0, le=MAX_FACTOR)
+    final_softcap: Float | None = Field(default=None, gt=0, le=MAX_FACTOR)
 
     moe: MoE | None = None
 
@@ -411,8 +436,8 @@ class Source(_Strict):
 class Training(_Strict):
     """Published pretraining facts (null where unpublished, with a reason in `unpublished`)."""
 
-    training_tokens: float | None = Field(default=None, gt=0)
-    weight_decay: float | None = Field(default=None, ge=0)
+    training_tokens: Float | None = Field(default=None, gt=0, le=MAX_TOKENS)
+    weight_decay: Float | None = Field(default=None, ge=0, le=10)
     optimizer: str | None = Field(default=None, pattern=r"^[a-z0-9_-]+$")
 
 
@@ -437,12 +462,12 @@ class ModelRecord(_Strict):
     family: str = Field(min_length=1)
     organization: str = Field(min_length=1)
     released: str
-    params_published: int | None = Field(default=None, gt=0)  # as the paper or model card states it ("7B")
-    params_reference: int | None = Field(default=None, gt=0)  # exact count of the official config in its reference code
-    multilingual: bool  # trained for many languages (vocabulary sized for them)
+    params_published: Int | None = Field(default=None, gt=0, le=MAX_PARAMS)  # as the paper or model card states it ("7B")
+    params_reference: Int | None = Field(default=None, gt=0, le=MAX_PARAMS)  # exact count of the official config in its reference code
+    multilingual: Bool  # trained for many languages (vocabulary sized for them)
     architecture: Architecture
     training: Training
-    sources: list[Source] = Field(min_length=1)
+    sources: list[Source] = Field(min_length=1, max_length=64)
     citations: dict[str, str] = Field(default_factory=dict)  # field -> where the value comes from, or why it is unusual
     assumed: dict[str, str] = Field(default_factory=dict)  # architecture field -> why this unpublished value was assumed
     unpublished: dict[str, str] = Field(default_factory=dict)  # null field -> why it is null
@@ -451,7 +476,7 @@ class ModelRecord(_Strict):
     @field_validator("released")
     @classmethod
     def _released(cls, value: str) -> str:
-        match = re.fullmatch(r"(\d{4})-(\d{2})", value)
+        match = re.fullmatch(r"([0-9]{4})-([0-9]{2})", value)
         if not match:
             raise ValueError(f"released must be 'YYYY-MM', got '{value}'")
         year, month = int(match[1]), int(match[2])

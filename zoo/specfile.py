@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from zoo.errors import ZooError
+from zoo.errors import ZooError, printable
 from zoo.schema import ModelRecord
 
 
@@ -23,22 +23,17 @@ class SpecError(ZooError):
         return self.problems
 
 
-def _printable(text: str) -> str:
-    """Escape control characters so a problem always prints as one line."""
-    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
-
-
 def describe_validation_error(error: ValidationError, origin: str) -> list[str]:
     """One line per pydantic error: `origin: field: rule`."""
     lines = []
     for item in error.errors():
-        location = ".".join(_printable(str(part)) for part in item["loc"]) or "(record)"
+        location = ".".join(printable(str(part)) for part in item["loc"]) or "(record)"
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             message = "unknown field (not part of the schema)"
         elif item["type"] == "missing":
             message = "required field is missing"
-        lines.append(f"{origin}: {location}: {_printable(message)}")
+        lines.append(f"{origin}: {location}: {printable(message)}")
     return lines
 
 
@@ -55,15 +50,20 @@ def parse_record(document: dict, origin: str = "<spec>") -> ModelRecord:
 def load_spec(path: str | Path) -> ModelRecord:
     """Read and validate one spec file; its name must equal its key."""
     path = Path(path)
+    if not path.is_file():  # a folder, a dangling link or a FIFO (which would block the read) named *.toml
+        what = "no such file" if not path.exists() and not path.is_symlink() else "not a regular file"
+        raise SpecError([f"{path}: (file): {what}"])
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as error:
-        raise SpecError([f"{path}: (file): malformed TOML: {error}"]) from None
+        raise SpecError([f"{path}: (file): malformed TOML: {printable(str(error))}"]) from None
+    except RecursionError:
+        raise SpecError([f"{path}: (file): tables or arrays nested too deeply to be a spec"]) from None
     except (OSError, UnicodeDecodeError) as error:
-        raise SpecError([f"{path}: (file): cannot read: {error}"]) from None
+        raise SpecError([f"{path}: (file): cannot read: {printable(str(error))}"]) from None
     record = parse_record(document, str(path))
     if record.key != path.stem:
-        raise SpecError([f"{path}: key: must equal the file name '{path.stem}', got '{record.key}'"])
+        raise SpecError([f"{path}: key: must equal the file name '{printable(path.stem)}', got '{record.key}'"])
     return record
 
 

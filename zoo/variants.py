@@ -3,25 +3,28 @@
     "llama-2-7b"                                  the record as catalogued
     "llama-2-7b:norm_position=post"               one field changed
     "mixtral-8x7b:moe.experts_per_token=1,dropout=0.1"   several, nested fields by dotted name
+    "path/to/my-model.toml"                       a spec file outside specs/, named explicitly as a path
 
 `resolve_variant` turns whatever a user hands to build, scale, bench or the Hugging Face code (a key or variant
 text, a ModelRecord, an Architecture, a Variant) into one `Variant`: the record's key, the overrides, the scale
 and the validated architecture they give. Overrides apply to the full-size architecture and the result is
 validated by the schema, so an override that breaks a cross-field rule is refused with the schema's own
 sentence; a scale then shrinks the counterfactual exactly as it shrinks the original, keeping the changed
-choice. Keys name files in the bundled specs/ (zoo.specfile).
+choice. A key is a slug that names a file in the bundled specs/ (zoo.specfile); a file elsewhere is read
+only when it is given as a path ending in .toml, and its variant carries that record's own key.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field, replace
 
 from pydantic import ValidationError
 
-from zoo.errors import ZooError, did_you_mean
+from zoo.errors import ZooError, did_you_mean, printable
 from zoo.scaling import proxy_architecture
-from zoo.schema import ARCHITECTURE_FIELDS, NESTED_FIELDS, Architecture, ModelRecord
+from zoo.schema import ARCHITECTURE_FIELDS, KEY_PATTERN, NESTED_FIELDS, Architecture, ModelRecord
 from zoo.specfile import load_spec, spec_paths, specs_dir
 
 
@@ -78,7 +81,13 @@ def known_keys() -> list[str]:
 
 
 def load_record(key: str) -> ModelRecord:
-    """The record of a catalogued key, or UnknownSpecError naming close matches and the accepted keys."""
+    """The record of a catalogued key (or of a spec file given as a path ending in .toml), or
+    UnknownSpecError naming close matches and the accepted keys."""
+    if key.endswith(".toml"):
+        return load_spec(key)
+    if not re.fullmatch(KEY_PATTERN, key):
+        raise UnknownSpecError(f"'{printable(key)}' is not a model key (lowercase letters, digits, '.', '_' and '-'; "
+                               "a spec file elsewhere is given as a path ending in .toml)")
     path = specs_dir() / f"{key}.toml"
     if not path.is_file():
         keys = known_keys()
@@ -132,7 +141,8 @@ def _one_line(error: ValidationError) -> str:
 
 def _from_text(text: str) -> Variant:
     key, overrides = parse_variant(text)
-    architecture = load_record(key).architecture
+    record = load_record(key)
+    key, architecture = record.key, record.architecture
     if overrides:
         try:
             architecture = Architecture.model_validate(_apply(architecture, overrides))

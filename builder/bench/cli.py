@@ -40,6 +40,13 @@ def _fmt_rate(flops_per_s: float | None) -> str:
     return f"{flops_per_s / 1e12:.1f} TFLOP/s" if flops_per_s >= 1e12 else f"{flops_per_s / 1e9:.2f} GFLOP/s"
 
 
+def _scaled(value: float | None, factor: float, spec: str | None) -> str:
+    """A stored measurement times `factor`, formatted ('-' where the row has none)."""
+    if value is None:
+        return "-"
+    return spec.format(value * factor) if spec else format_number(round(value * factor, 4))
+
+
 def _attention_summary(details: dict) -> str:
     """'sdpa x3, eager x1': how many attention modules ran on each backend."""
     counts: dict[str, int] = {}
@@ -59,14 +66,14 @@ def display_row(row: dict) -> dict:
         "seq": f"{details['prompt']}+{details['new']}" if row["mode"] == "decode" and "prompt" in details else str(row["seq"]),
         "dtype": row["dtype"] + (" compiled" if row["compiled"] else ""),
         "device": row["device_name"] or row["device"],
-        "step_ms": f"{row['step_time_median_s'] * 1e3:.2f}",
-        "iqr_ms": f"{row['step_time_iqr_s'] * 1e3:.2f}",
-        "tokens_per_s": format_number(round(row["tokens_per_s"])),
-        "gflop_per_token": format_number(row["flops_per_token"] / 1e9),
+        "step_ms": _scaled(row["step_time_median_s"], 1e3, "{:.2f}"),
+        "iqr_ms": _scaled(row["step_time_iqr_s"], 1e3, "{:.2f}"),
+        "tokens_per_s": _scaled(row["tokens_per_s"], 1, None),
+        "gflop_per_token": _scaled(row["flops_per_token"], 1e-9, None),
         "achieved": _fmt_rate(row["achieved_flops_per_s"]),
         "mfu": "-" if row["mfu"] is None else f"{row['mfu']:.1%}",
         "peak_memory": _fmt_bytes(row["peak_memory_bytes"]),
-        "kv_bytes_per_token": "-" if kv is None else f"{kv:,} (measured {kv_measured:,})",
+        "kv_bytes_per_token": "-" if kv is None else f"{kv:,}" + ("" if kv_measured is None else f" (measured {kv_measured:,})"),
         "attention": _attention_summary(details),
     }
 
@@ -115,6 +122,7 @@ def cmd_bench(args) -> int:
     from builder.bench.runner import run_benchmark, run_benchmarks  # torch: only for commands that run models
 
     catalog = Catalog(args.db)
+    catalog.check_writable()  # before any model runs, not after
     if args.compare:
         if len(args.compare) < 2:
             raise UsageError("--compare takes at least two specs, e.g. --compare 'llama-2-7b:norm_position=post' llama-2-7b")

@@ -11,12 +11,17 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
-import re
+import os
 from pathlib import Path
+import re
+import tempfile
+import tomllib
 
 from builder.hf.tables import NotExpressible
 from zoo.cli import UsageError
-from zoo.specfile import load_spec, specs_dir
+from zoo.errors import printable
+from zoo.schema import KEY_PATTERN
+from zoo.specfile import parse_record, specs_dir
 
 PLACEHOLDER = "PLACEHOLDER"
 
@@ -35,19 +40,42 @@ def _table(values: dict) -> list[str]:
 
 
 def _default_key(config_path: Path, config: dict) -> str:
-    name = config.get("_name_or_path") or (config_path.parent.name if config_path.is_file() else config_path.name)
-    return re.sub(r"[^a-z0-9._-]+", "-", name.rsplit("/", 1)[-1].lower()).strip("-._") or "imported-model"
+    name = str(config.get("_name_or_path") or (config_path.parent.name if config_path.is_file() else config_path.name))
+    key = re.sub(r"[^a-z0-9._-]+", "-", name.rsplit("/", 1)[-1].lower()).strip("-._")[:64] or "imported-model"
+    return key if re.fullmatch(KEY_PATTERN, key) else "imported-model"
+
+
+def _read_config(path: Path) -> dict:
+    """The parsed config.json (a JSON object), or one line saying why it is not one."""
+    path = path / "config.json" if path.is_dir() else path
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"import-hf: {path}: cannot read: {error}") from None
+    except (json.JSONDecodeError, RecursionError) as error:
+        raise UsageError(f"import-hf: {path}: not JSON: {str(error)[:200]}") from None
+    if not isinstance(config, dict):
+        raise UsageError(f"import-hf: {path}: a config.json is a JSON object, got {type(config).__name__}")
+    return config
 
 
 def draft_spec(config_path: str | Path, key: str | None = None) -> tuple[str, str]:
-    """(key, TOML text) of a draft spec for a config.json (or a directory holding one)."""
+    """(key, TOML text) of a draft spec for a config.json (or a directory holding one).
+
+    The spec is validated (bounded sizes included) before transformers builds the model that counts it."""
     from builder.hf.config import as_hf_config, hf_model, read_hf_config
     from builder.hf.tables import TYPES
 
+    if key is not None and not re.fullmatch(KEY_PATTERN, key):
+        raise UsageError(f"import-hf: --key '{printable(key)}' is not a model key "
+                         "(lowercase letters, digits, '.', '_' and '-', at most 64)")
     path = Path(config_path)
-    config = json.loads((path / "config.json" if path.is_dir() else path).read_text(encoding="utf-8"))
-    hf_config = as_hf_config(config)
-    model_type, arch, placeholders = read_hf_config(hf_config)
+    config = _read_config(path)
+    try:
+        hf_config = as_hf_config(config)
+        model_type, arch, placeholders = read_hf_config(hf_config)
+    except NotExpressible as error:
+        raise UsageError(f"import-hf: {path.name}: {error}") from None
     key = key or _default_key(path, config)
     params = sum(p.numel() for p in hf_model(hf_config, device="meta").parameters())
     model_class = TYPES[model_type].model_class
@@ -83,17 +111,30 @@ def draft_spec(config_path: str | Path, key: str | None = None) -> tuple[str, st
     return key, "\n".join(lines)
 
 
-def cmd_import_hf(args) -> int:
-
+def _write_atomically(target: Path, text: str) -> None:
+    """A temporary file beside the target, renamed over it: no reader ever sees half a draft."""
+    handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
     try:
-        key, text = draft_spec(args.config, args.key)
-    except (NotExpressible, FileNotFoundError, json.JSONDecodeError) as error:
-        raise UsageError(f"import-hf: {error}") from None
-    target = Path(args.specs or specs_dir()) / f"{key}.toml"
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(temp, target)
+    finally:
+        Path(temp).unlink(missing_ok=True)
+
+
+def cmd_import_hf(args) -> int:
+    folder = Path(args.specs or specs_dir())
+    if args.key is not None and not re.fullmatch(KEY_PATTERN, args.key):
+        raise UsageError(f"import-hf: --key '{printable(args.key)}' is not a model key "
+                         "(lowercase letters, digits, '.', '_' and '-', at most 64)")
+    if not folder.is_dir():
+        raise UsageError(f"import-hf: --specs {folder} is not a folder")
+    key, text = draft_spec(args.config, args.key)
+    target = folder / f"{key}.toml"
     if target.exists() and not args.force:
         raise UsageError(f"import-hf: {target} exists (pass --force to overwrite)")
-    target.write_text(text, encoding="utf-8")
-    load_spec(target)  # the draft must validate as written
+    parse_record(tomllib.loads(text), str(target))  # the draft validates before it is written
+    _write_atomically(target, text)
     left = sum(PLACEHOLDER in line for line in text.splitlines() if not line.startswith("#"))
     print(f"wrote {target}; {left} lines marked {PLACEHOLDER} are left for a person to fill in")
     return 0

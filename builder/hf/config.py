@@ -50,9 +50,13 @@ def as_hf_config(config):
         config = json.loads(path.read_text(encoding="utf-8"))
     if isinstance(config, dict):
         model_type = config.get("model_type")
-        if model_type not in CONFIG_MAPPING:
+        if not isinstance(model_type, str) or model_type not in CONFIG_MAPPING:
             raise NotExpressible(f"model_type {model_type!r} is not a transformers model type")
-        config = CONFIG_MAPPING[model_type].from_dict(config)
+        try:
+            with _quiet_transformers():
+                config = CONFIG_MAPPING[model_type].from_dict(config)
+        except Exception as error:  # transformers' own validation refuses the values
+            raise NotExpressible(f"{model_type}: transformers refuses this config: {' '.join(str(error).split())[:240]}") from None
     if not isinstance(config, PretrainedConfig):
         raise TypeError(f"expected a config.json path, a dict or a PretrainedConfig, got {type(config).__name__}")
     if config.model_type not in TYPES and config.get_text_config() is not config:
@@ -65,7 +69,14 @@ def as_hf_config(config):
 def _read(hf_type: HFType, config) -> tuple[Architecture, dict[str, str]]:
     values, notes = {}, {}
     for codec in _codecs(hf_type):
-        values.update(codec.read(config, notes))
+        try:
+            values.update(codec.read(config, notes))
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError, ZeroDivisionError) as error:
+            if isinstance(error, NotExpressible):
+                raise
+            fields = ", ".join(codec.fields)
+            raise NotExpressible(f"{hf_type.model_type}: the config's value for {fields} cannot be read "
+                                 f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})") from None
     try:
         return Architecture.model_validate(values), notes
     except ValidationError as error:

@@ -57,3 +57,40 @@ def test_zoo_build_command(capsys):
     assert "gemma-2-9b@tiny" in out and "non-embedding" in out and "bytes per token" in out
     assert main(["build", "no-such-model"]) == 2
     assert "unknown model key" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("device, message", [
+    ("tpu", "unknown device 'tpu'"), ("cuda:abc", "unknown device 'cuda:abc'"), ("mps", "device 'mps' is not supported"),
+    ("cuda", "CUDA is not available here"),
+])
+def test_bad_devices_are_one_line_for_build_and_bench(device, message, monkeypatch, capsys):
+    from zoo.cli import main
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for command in (["build", "gpt-1", "--device", device], ["bench", "gpt-1", "--scale", "tiny", "--device", device]):
+        assert main(command) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], command
+
+
+def test_bad_dtypes_and_specs_are_one_line():
+    from builder.devices import DeviceError
+    from zoo.variants import VariantError
+
+    with pytest.raises(DeviceError, match="built in fp32, bf16 or fp16.*not int8"):
+        build("gpt-1", dtype="int8")
+    with pytest.raises(VariantError, match="got dict"):
+        build({"d_model": 64})
+    assert build("gpt-1", device="meta", dtype="bf16").embed_tokens.weight.dtype == torch.bfloat16
+
+
+def test_keys_are_slugs_and_files_elsewhere_are_read_only_as_paths(tmp_path, capsys):
+    from zoo.cli import main
+
+    for escape in ("../../x", "/etc/passwd", "specs/../llama-2-7b"):
+        assert main(["build", escape]) == 2
+        assert "is not a model key" in capsys.readouterr().err
+    elsewhere = tmp_path / "gpt-1.toml"
+    elsewhere.write_text((model_path("gpt-1")).read_text())
+    assert main(["build", str(elsewhere)]) == 0
+    assert capsys.readouterr().out.startswith("gpt-1: decoder")

@@ -147,3 +147,25 @@ def test_default_path_falls_back_to_the_user_data_folder(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.setattr(catalog_module.os, "access", lambda path, mode: False)
     assert catalog_module.default_path() == tmp_path / "data" / "archzoo" / "catalog.sqlite"
+
+
+@pytest.mark.parametrize("value", [{"wide": 1}, [1.5], ["x"], [None]])
+def test_where_values_of_the_wrong_kind_are_one_line(value):
+    catalog = Catalog()
+    with pytest.raises(CatalogError) as error:
+        catalog.where(d_model=value)
+    assert "\n" not in str(error.value) and "d_model" in str(error.value)
+
+
+def test_control_characters_in_a_record_print_escaped(tmp_path, monkeypatch, capsys):
+    from zoo import catalog as catalog_module
+    from zoo.cli import main
+
+    specs = tmp_path / "specs"
+    shutil.copytree(specs_dir(), specs)
+    spec = specs / "gpt-1.toml"
+    spec.write_text(spec.read_text().replace('name = "GPT"', 'name = "GPT\\u001b[31m red"'))
+    monkeypatch.setattr(catalog_module, "specs_dir", lambda: specs)
+    assert main(["show", "gpt-1"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "GPT\\x1b[31m red" in out

@@ -1,13 +1,15 @@
 """Each validation rule rejects a bad spec with its own message; valid variants pass."""
 
-import pytest
+import json
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from zoo.schema import ModelRecord
-from zoo.specfile import SpecError, parse_record
+import pytest
 
 from tests.zoo.helpers import valid_document, with_architecture
+from zoo.columns import accounting, flatten
+from zoo.schema import ModelRecord
+from zoo.specfile import SpecError, parse_record
 
 
 def problems(document) -> str:
@@ -161,3 +163,73 @@ def test_fuzzed_documents_give_a_valid_spec_or_a_spec_error(document):
 def test_non_table_documents_are_rejected(document):
     with pytest.raises(SpecError):
         parse_record(document, "fuzz.toml")
+
+
+# Hostile values: what a hand-edited or generated spec may hold that must never reach the catalog.
+_hostile = st.one_of(
+    st.sampled_from([float("inf"), float("-inf"), float("nan"), 2**63, 2**64 + 1, 10**30, -(2**70), 10**7, 10**9]),
+    st.sampled_from(["4096", "off", "1e4", "", "\u0663\u0662"]),  # numbers and flags as text (Arabic-Indic digits)
+    st.booleans(), st.floats(), st.integers(-(2**80), 2**80), st.just(11008.0),
+    st.recursive(st.integers(), lambda inner: st.lists(inner, max_size=2), max_leaves=4),
+)
+_SIZE_FIELDS = ("n_layers", "d_model", "n_heads", "n_kv_heads", "head_dim", "d_ff", "vocab_size", "context_length",
+                "norm_eps", "dropout", "rope_theta", "rotary_fraction", "parallel_block", "linear_bias",
+                "embedding_multiplier", "z_loss", "sliding_window", "token_types")
+
+
+@st.composite
+def hostile_documents(draw):
+    document = valid_document()
+    for _ in range(draw(st.integers(1, 3))):
+        where = draw(st.sampled_from(["architecture", "training", "record"]))
+        if where == "architecture":
+            document["architecture"][draw(st.sampled_from(_SIZE_FIELDS))] = draw(_hostile)
+        elif where == "training":
+            document["training"][draw(st.sampled_from(["training_tokens", "weight_decay"]))] = draw(_hostile)
+        else:
+            document[draw(st.sampled_from(["params_published", "params_reference", "released", "multilingual"]))] = \
+                draw(_hostile)
+    return document
+
+
+@settings(max_examples=300, deadline=None)
+@given(hostile_documents())
+def test_hostile_values_give_a_bounded_valid_spec_or_one_line_per_problem(document):
+    """Non-finite, huge, beyond-64-bit and wrong-typed values: a SpecError of one-line problems, or a spec that
+    flattens, counts and exports as JSON (finite numbers only, every integer within 64 bits)."""
+    try:
+        record = parse_record(document, "fuzz.toml")
+    except SpecError as error:
+        assert error.problems and all(line.startswith("fuzz.toml: ") and "\n" not in line for line in error.problems)
+        return
+    row = flatten(record, accounting(record))
+    json.dumps(row, allow_nan=False)
+    assert all(abs(value) < 2**63 for value in row.values() if isinstance(value, int))
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("d_model", "4096", "valid integer"), ("d_ff", 11008.0, "valid integer"), ("n_layers", True, "valid integer"),
+    ("linear_bias", "off", "valid boolean"), ("linear_bias", 0, "valid boolean"), ("rope_theta", "1e4", "valid number"),
+    ("rope_theta", float("inf"), "finite number"), ("norm_eps", float("nan"), "finite number"),
+    ("vocab_size", 2**64 + 1, "less than or equal to 4194304"), ("n_layers", 10**6, "less than or equal to 1024"),
+    ("context_length", 2**30, "less than or equal to 16777216"),
+])
+def test_values_are_read_exactly_as_written_and_within_bounds(field, value, message):
+    with pytest.raises(SpecError) as error:
+        parse_record(with_architecture(**{field: value}), "x.toml")
+    assert any(line.startswith(f"x.toml: architecture.{field}: ") and message in line for line in error.value.problems)
+
+
+def test_release_months_are_ascii_digits():
+    document = valid_document()
+    document["released"] = "\u0662\u0660\u0662\u0663-07"
+    with pytest.raises(SpecError, match="released must be 'YYYY-MM'"):
+        parse_record(document, "x.toml")
+
+
+def test_the_largest_spec_the_bounds_allow_flattens_at_once():
+    document = with_architecture(n_layers=1024, d_model=131_072, n_heads=1024, n_kv_heads=1024, head_dim=128,
+                                 d_ff=1_048_576, vocab_size=4_194_304, context_length=16_777_216)
+    record = parse_record(document, "x.toml")
+    row = flatten(record, accounting(record))
+    assert row["params_total"] > 10**14 and json.dumps(row, allow_nan=False)

@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from builder.hf import hf_config_from_spec
 from builder.hf.tables import TYPES
 from zoo.cli import main
@@ -52,7 +54,7 @@ def test_existing_files_and_unknown_types_are_one_line_errors(tmp_path, capsys):
     (tmp_path / "mamba.json").write_text(json.dumps({"model_type": "mamba"}))
     assert main(["import-hf", str(tmp_path / "mamba.json"), "--specs", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip().splitlines() == [
-        "zoo: import-hf: model_type 'mamba' has no table; known: " + ", ".join(sorted(TYPES))]
+        "zoo: import-hf: mamba.json: model_type 'mamba' has no table; known: " + ", ".join(sorted(TYPES))]
 
 
 def test_without_transformers_import_hf_names_the_extra_to_install(tmp_path):
@@ -68,3 +70,32 @@ def test_without_transformers_import_hf_names_the_extra_to_install(tmp_path):
     assert done.stderr.splitlines() == [
         "zoo: transformers is not installed; Hugging Face interop needs the hf extra: pip install 'archzoo[hf]'"]
     assert list(tmp_path.glob("*.toml")) == []
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[1, 2]", "a config.json is a JSON object, got list"),
+    ("null", "a config.json is a JSON object, got NoneType"),
+    ('"llama"', "a config.json is a JSON object, got str"),
+    ("{{{", "not JSON"),
+    ('{"model_type": ["llama"]}', "model_type ['llama'] is not a transformers model type"),
+    ('{"model_type": "llama", "hidden_size": "4096"}', "transformers refuses this config"),
+    ('{"model_type": "llama", "hidden_size": NaN}', "transformers refuses this config"),
+    ('{"model_type": "llama", "num_hidden_layers": 100000000}', "n_layers: Input should be less than or equal to 1024"),
+    ('{"model_type": "llama", "hidden_size": 64, "num_attention_heads": 4, "rope_theta": "big"}', "cannot be read"),
+])
+def test_malformed_configs_are_one_line_and_write_nothing(text, message, tmp_path, capsys):
+    (tmp_path / "config.json").write_text(text)
+    assert main(["import-hf", str(tmp_path / "config.json"), "--specs", str(tmp_path), "--key", "draft"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and err[0].startswith("zoo: import-hf:")
+    assert list(tmp_path.glob("*.toml")) == [] and list(tmp_path.glob(".*partial")) == []
+
+
+@pytest.mark.parametrize("key", ["../../escaped", "Upper", "a" * 65, "bad/key"])
+def test_a_key_that_is_no_slug_is_refused_before_anything_is_written(key, tmp_path, capsys):
+    config = _config_dir(tmp_path, "llama-2-7b")
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    assert main(["import-hf", str(config), "--key", key, "--specs", str(specs)]) == 2
+    assert "is not a model key" in capsys.readouterr().err
+    assert [p for p in tmp_path.rglob("*.toml")] == [] and not (tmp_path.parent / "escaped.toml").exists()
