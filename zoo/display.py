@@ -31,8 +31,9 @@ def format_number(value: int | float) -> str:
     for scale, unit in _UNITS:
         if magnitude >= scale:
             return f"{value / scale:.3g}{unit}"
-    if float(value).is_integer():
-        return f"{int(value):,}" if magnitude >= 10_000 else str(int(value))
+    if float(value).is_integer() or magnitude >= 1000:
+        whole = round(value)
+        return f"{whole:,}" if magnitude >= 10_000 else str(whole)
     return f"{value:.4g}"
 
 
