@@ -130,6 +130,10 @@ def default_path() -> Path:
     %LOCALAPPDATA%\\archzoo on Windows); never inside the source tree or an installed package."""
     if os.environ.get(CATALOG_ENV):
         return Path(os.environ[CATALOG_ENV]).expanduser()
+    return _user_data_path()
+
+
+def _user_data_path() -> Path:
     return Path(platformdirs.user_data_dir("archzoo", appauthor=False)) / "catalog.sqlite"
 
 
@@ -140,9 +144,9 @@ BENCHMARK_SCHEMA = 1
 BENCHMARK_MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
 
 
-def _folder(path: Path, create: bool) -> None:
-    """The catalog's folder: made for the default location, required to exist for one a user names."""
-    if create:
+def _folder(path: Path) -> None:
+    """The catalog's folder: made in the user's data folder, required to exist anywhere a user names."""
+    if path == _user_data_path():
         path.parent.mkdir(parents=True, exist_ok=True)
     elif not path.parent.is_dir():
         raise CatalogError(f"{path}: folder {path.parent} does not exist; create it or pick another --db")
@@ -207,7 +211,7 @@ def build_catalog(path: Path, directory: Path | None = None) -> int:
     fingerprint = specs_fingerprint(directory)
     records = load_specs(paths)
     path = Path(path)
-    _folder(path, create=path == default_path())
+    _folder(path)
     try:
         with _exclusive(path):
             _build(path, records, fingerprint)
@@ -329,7 +333,7 @@ class Catalog:
 
     def __init__(self, path: str | Path | None = None, *, specs: str | Path | None = None, rebuild: bool = True):
         self.path = Path(path) if path is not None else default_path()
-        _folder(self.path, create=path is None)
+        _folder(self.path)
         self.specs_dir = Path(specs) if specs is not None else specs_dir()
         if rebuild and self.is_stale():
             try:

@@ -9,6 +9,7 @@ import datetime as dt
 
 import pandas as pd
 import pytest
+import streamlit as st
 from tests.app.helpers import PAGES_DIR, chart_data, chart_datasets, charts, open_app, open_page
 
 from dashboard.choices import CHOICES
@@ -261,3 +262,14 @@ def test_an_unusable_catalog_path_shows_the_error(tmp_path, monkeypatch):
     at = open_page("explorer")
     assert at.error and "cannot be opened" in at.error[0].value
     assert any("zoo catalog build" in c.value for c in at.code)
+
+
+def test_a_fresh_machine_gets_its_catalog_in_the_users_data_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("ARCHZOO_DB")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # nothing there yet
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = open_app()
+    path = tmp_path / "data" / "archzoo" / "catalog.sqlite"
+    assert path.is_file() and not at.error
+    assert f"Catalog: `{path}` · 0 benchmark row(s)" in " ".join(c.value for c in at.sidebar.caption)

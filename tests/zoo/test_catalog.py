@@ -169,3 +169,13 @@ def test_control_characters_in_a_record_print_escaped(tmp_path, monkeypatch, cap
     assert main(["show", "gpt-1"]) == 0
     out = capsys.readouterr().out
     assert "\x1b" not in out and "GPT\\x1b[31m red" in out
+
+
+def test_the_default_catalog_is_made_in_the_users_data_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("ARCHZOO_DB")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # a folder that does not exist yet
+    expected = tmp_path / "data" / "archzoo" / "catalog.sqlite"
+    from zoo.catalog import default_path
+
+    assert default_path() == expected
+    assert Catalog(str(expected)).path == expected and expected.is_file()  # named explicitly, as the dashboard does
