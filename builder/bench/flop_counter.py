@@ -1,8 +1,9 @@
 """A FlopCounterMode that counts what the kernels run, with attention counted by the FLOPS.md convention.
 
-torch counts SDPA kernels as the full query x key square and has no formula at all for the CPU flash kernel
-(it counts 0); the formulas here count the (query, key) pairs a kernel is told to attend (causal flag or mask),
-so counted FLOPs can be held against zoo.flops, the convention's pure-Python form.
+torch counts SDPA kernels as the full query x key square and has no formula at all for the CPU flash kernel or
+the grouped matmuls of mixture-of-experts layers (builder.network.grouped, it counts 0); the formulas here
+count the (query, key) pairs a kernel is told to attend (causal flag or mask) and the rows a grouped matmul
+multiplies, so counted FLOPs can be held against zoo.flops, the convention's pure-Python form.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+import builder.network.grouped  # noqa: F401 (registers the archzoo grouped-matmul operators counted below)
 from zoo.flops import BACKWARD_FACTOR
 
 
@@ -60,6 +62,16 @@ def _efficient_backward(grad_out, query, key, value, attn_bias, out, logsumexp, 
     return BACKWARD_FACTOR * _pair_flops(query, value, _mask_pairs(query, key, is_causal, attn_bias))
 
 
+def _grouped_linear(x, weight, ends, *, out_val=None):
+    """Rows [M, d_in] through their experts' weights [E, d_out, d_in]: each row meets one weight."""
+    return 2 * x.shape[0] * x.shape[1] * weight.shape[1]
+
+
+def _grouped_weight_grad(grad, x, ends, *, out_val=None):
+    """Per expert, its rows' grad [M_e, d_out] times input [M_e, d_in], over all M rows."""
+    return 2 * grad.shape[0] * grad.shape[1] * x.shape[1]
+
+
 def _raw(formula):
     formula._get_raw = True  # FlopCounterMode passes the tensors themselves, so masks can be read
     return formula
@@ -76,5 +88,7 @@ def attention_flop_counter():
         aten._scaled_dot_product_flash_attention_backward: _flash_backward,
         aten._scaled_dot_product_efficient_attention: _efficient_forward,
         aten._scaled_dot_product_efficient_attention_backward: _efficient_backward,
+        torch.ops.archzoo.grouped_linear: _grouped_linear,
+        torch.ops.archzoo.grouped_weight_grad: _grouped_weight_grad,
     }
     return FlopCounterMode(display=False, custom_mapping={op: _raw(f) for op, f in formulas.items()})

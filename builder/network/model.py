@@ -249,9 +249,10 @@ class Transformer(nn.Module):
         """Cross-entropy of logits[t] against labels[t] (-100 ignored), plus z_loss * mean(logsumexp^2)."""
         flat, target = logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1)
         loss = F.cross_entropy(flat, target, ignore_index=-100)
-        if self.spec.z_loss is not None:
-            log_z = flat[target != -100].logsumexp(-1)
-            loss = loss + self.spec.z_loss * log_z.pow(2).mean()
+        if self.spec.z_loss is not None:  # a masked mean: boolean indexing would make the shape data-dependent
+            kept = target != -100
+            log_z = flat.logsumexp(-1)
+            loss = loss + self.spec.z_loss * (log_z.pow(2) * kept).sum() / kept.sum()
         return loss
 
     def forward(

@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-import torch.nn.functional as F
 
+from builder.network.grouped import grouped_linear
 from builder.network.init import Init, Initialised, Linear, Role
 from builder.network.mlp import MLP, activation_fn
 from zoo.schema import Architecture, GateInput, Router
 
 
 class Experts(nn.Module, Initialised):
-    """n_experts MLPs stored as stacked weights; `forward(x, e)` runs expert e on its tokens."""
+    """n_experts MLPs stored as stacked weights; `forward(x, ends)` runs each expert on its block of rows."""
 
     def __init__(self, arch: Architecture):
         super().__init__()
@@ -35,10 +35,11 @@ class Experts(nn.Module, Initialised):
         self.up_proj = nn.Parameter(torch.empty(shape))
         self.down_proj = nn.Parameter(torch.empty(moe.n_experts, arch.d_model, moe.expert_d_ff))
 
-    def forward(self, x: torch.Tensor, expert: int) -> torch.Tensor:
-        up = F.linear(x, self.up_proj[expert])
-        hidden = self.act(up) if self.gate_proj is None else self.act(F.linear(x, self.gate_proj[expert])) * up
-        return F.linear(hidden, self.down_proj[expert])
+    def forward(self, x: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
+        """x [M, d_model] sorted by expert, ends [E] its cumulative rows per expert -> [M, d_model]."""
+        up = grouped_linear(x, self.up_proj, ends)
+        hidden = self.act(up) if self.gate_proj is None else self.act(grouped_linear(x, self.gate_proj, ends)) * up
+        return grouped_linear(hidden, self.down_proj, ends)
 
     def init_weights(self, init: Init) -> None:
         for tensor in (self.gate_proj, self.up_proj):
@@ -80,20 +81,22 @@ class MoE(nn.Module):
         self.shared_experts = MLP(arch, moe.n_shared_experts * moe.expert_d_ff) if moe.n_shared_experts else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        tokens = x.reshape(-1, x.shape[-1])
-        weights, chosen = self.route(self.router(tokens), self.top_k)
-        out = torch.zeros_like(tokens)
-        for expert in range(self.experts.up_proj.shape[0]):
-            token_ids, slot = torch.where(chosen == expert)
-            if token_ids.numel() == 0:
-                continue
-            gate = weights[token_ids, slot, None]
-            if self.gate_inputs:
-                routed = self.experts(tokens[token_ids] * gate, expert)
-            else:
-                routed = self.experts(tokens[token_ids], expert) * gate
-            out = out.index_add(0, token_ids, routed)
+        """Every (token, chosen expert) pair sorted by expert once, the experts run as grouped matmuls over
+        their blocks, the weighted outputs summed back per token: no loop over experts, no host sync."""
+        tokens = x.reshape(-1, x.shape[-1])  # [N, d_model]
+        weights, chosen = self.route(self.router(tokens), self.top_k)  # [N, k] each
+        picks = chosen.flatten()  # [N * k] expert of each (token, slot) pair
+        order = picks.argsort(stable=True)  # the pairs by expert, then token
+        token_ids = order // self.top_k
+        counts = torch.zeros(self.experts.up_proj.shape[0], dtype=torch.int64, device=x.device)  # not bincount,
+        ends = counts.index_add_(0, picks, torch.ones_like(picks)).cumsum(0).to(torch.int32)  # whose shape varies
+        gate = weights.flatten()[order, None]  # [N * k, 1]
+        routed = tokens[token_ids]  # [N * k, d_model]
+        if self.gate_inputs:
+            routed = self.experts(routed * gate, ends)
+        else:
+            routed = self.experts(routed, ends) * gate
+        out = torch.zeros_like(tokens).index_add(0, token_ids, routed)
         if self.shared_experts is not None:
             out = out + self.shared_experts(tokens)
         return out.reshape(x.shape)
-

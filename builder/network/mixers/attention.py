@@ -84,18 +84,21 @@ class Attention(nn.Module, Initialised):
         return (q * factor[:, None, :, None]).to(q.dtype)
 
     def _xl_bias(self, q, k, q_pos, k_pos):
-        """Transformer-XL's content bias u.k and position term (q + v).W_r R(q - k), already scaled, dense."""
+        """Transformer-XL's content bias u.k and position term (q + v).W_r R(q - k), already scaled, dense.
+
+        Positions the model derives lie in [0, reach], reach = max(Tq, Tk) - 1, so one table of the distances
+        -reach .. reach (sized by shapes alone, no host sync) holds every q - k."""
         batch, heads, q_len, head_dim = q.shape
         groups = heads // self.n_kv_heads
         u = self.pos_bias_u.to(q.dtype).reshape(self.n_kv_heads, groups, head_dim)
         content = torch.einsum("hgd,bhkd->bhgk", u, k).reshape(batch, heads, 1, k.shape[2])
         distance = q_pos[:, :, None] - k_pos[:, None, :]  # [B or 1, Tq, Tk]
-        lowest = distance.min()
-        span = torch.arange(int(lowest), int(distance.max()) + 1, device=q.device)
+        reach = max(q_len, k.shape[2]) - 1
+        span = torch.arange(-reach, reach + 1, device=q.device)  # [L = 2 * reach + 1]
         relative = self.pos_proj(sinusoidal_table(span, self.pos_proj.in_features, interleaved=False).to(q.dtype))
         relative = relative.reshape(span.shape[0], heads, head_dim).transpose(0, 1)  # [heads, L, head_dim]
         by_distance = (q + self.pos_bias_v.to(q.dtype)[None, :, None, :]) @ relative.transpose(-1, -2)[None]
-        index = (distance - lowest)[:, None].expand(batch, heads, q_len, k.shape[2])
+        index = (distance + reach).clamp(0, 2 * reach)[:, None].expand(batch, heads, q_len, k.shape[2])
         return DenseBias((content + torch.gather(by_distance, -1, index)) * self.plan.scale)
 
     def _bias(self, q, k, inputs: StackInputs, k_pos):

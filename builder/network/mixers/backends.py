@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from builder.network.mixers.masks import BlockMasks, MaskSpec
+from builder.network.mixers.masks import MaskSpec, block_mask
 from builder.network.softcap import soft_cap
 
 BACKENDS = ("auto", "eager", "sdpa", "flex")
@@ -95,9 +95,7 @@ def _flex_function(device: torch.device):
 def flex_attention_backend(q, k, v, scale, mask: MaskSpec, bias, softcap):
     """flex_attention: the block mask of MaskSpec.mask_mod (shared through mask.block_masks), and a score_mod
     adding the bias's per-score term, rounded to q's dtype as the dense bias is, and soft-capping."""
-    block_mask = None
-    if mask.restricts:
-        block_mask = (mask.block_masks if mask.block_masks is not None else BlockMasks()).get(mask)
+    blocks = block_mask(mask) if mask.restricts else None
     score_mod = None
     if bias is not None or softcap is not None:
         dtype = q.dtype
@@ -110,7 +108,7 @@ def flex_attention_backend(q, k, v, scale, mask: MaskSpec, bias, softcap):
             return score
 
     flex = _flex_function(q.device)
-    return flex(q, k, v, score_mod=score_mod, block_mask=block_mask, scale=scale, enable_gqa=True)
+    return flex(q, k, v, score_mod=score_mod, block_mask=blocks, scale=scale, enable_gqa=True)
 
 
 ATTENTION_BACKENDS = {"eager": eager_attention, "sdpa": sdpa_attention, "flex": flex_attention_backend}

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 
 import torch
 
-from builder.network.mixers.masks import BlockMasks
 
 
 @dataclass
@@ -20,4 +19,4 @@ class StackInputs:
     memory: torch.Tensor | None = None  # encoder output for cross-attention
     memory_valid: torch.Tensor | None = None
     memory_positions: torch.Tensor | None = None  # [S] key positions of the encoder output
-    block_masks: BlockMasks = field(default_factory=BlockMasks)  # this forward's flex block masks
+    block_masks: dict = field(default_factory=dict)  # this forward's flex block masks (masks.block_mask)

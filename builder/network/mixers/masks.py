@@ -4,7 +4,7 @@ A `MaskSpec` is one mask function of token positions (`mask_mod`), read in two f
 [B or 1, 1, Tq, Tk] that the eager and SDPA backends apply, and flex_attention builds a block mask from the same
 function. Sliding: a query at position q sees keys at q - window < k <= q. Chunked: keys of its own chunk,
 floor(k / window) == floor(q / window), up to itself. Flex block masks are built once per forward per distinct
-mask and shared by the layers of a stack (`BlockMasks`, held by StackInputs).
+mask and shared by the layers of a stack (`block_mask`, in a dict held by StackInputs).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class MaskSpec:
     local: LocalAttention | None = None
     window: int | None = None
     key_valid: torch.Tensor | None = None  # [B, Tk] bool, False for padding
-    block_masks: BlockMasks | None = None  # the stack's per-forward flex block masks (None: build one per call)
+    block_masks: dict | None = None  # the stack's flex block masks of this forward (see block_mask; None: unshared)
 
     def __post_init__(self):
         """Positions as [batch, T] views, batch being the most rows any of positions and padding has."""
@@ -82,25 +82,20 @@ class MaskSpec:
         return self.mask_mod(b, 0, q_idx, kv_idx)
 
 
-class BlockMasks:
-    """The flex block masks of one forward of one stack: each distinct mask built once, shared by its layers.
+def block_mask(mask: MaskSpec):
+    """The flex BlockMask of `mask`, built once per forward for each distinct mask and shared by its layers.
 
     create_block_mask evaluates the mask function over the whole score matrix, so building it per layer repeats
     that work n_layers times for what is, within a forward, one mask per kind of layer (Gemma 2's alternating
-    local and global layers need two). Masks are told apart by MaskSpec.key; each entry keeps the tensors the key
-    identifies alive, so their ids cannot be reused by other tensors while the cache lives. A stack's StackInputs
-    owns one, so it lasts exactly one forward. With a KV cache, steps after the first attend over each layer's
-    own cached positions, so there every layer still builds its own mask.
+    local and global layers need two). Masks are told apart by MaskSpec.key, in the dict a stack's StackInputs
+    holds for one forward; each entry keeps the tensors the key identifies alive, so their ids cannot be reused
+    meanwhile. With a KV cache, steps after the first attend over each layer's own cached positions, so there
+    every layer builds its own mask.
     """
-
-    def __init__(self):
-        self._built: dict[tuple, tuple] = {}
-
-    def get(self, mask: MaskSpec):
-        """The BlockMask of `mask`, built on first request."""
-        if mask.key not in self._built:
-            self._built[mask.key] = (_create_block_mask(mask), mask.sources)
-        return self._built[mask.key][0]
+    built = mask.block_masks if mask.block_masks is not None else {}
+    if mask.key not in built:
+        built[mask.key] = (_create_block_mask(mask), mask.sources)
+    return built[mask.key][0]
 
 
 def _create_block_mask(mask: MaskSpec):

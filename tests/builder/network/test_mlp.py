@@ -2,7 +2,9 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
+from builder.network import grouped as grouped_module
 from builder.network.mlp import MLP, activation_fn
 from builder.network.moe import ROUTERS, MoE
 from tests.builder.helpers import tiny_arch
@@ -43,9 +45,17 @@ def test_routers_against_their_definitions():
     torch.testing.assert_close(weights, torch.sigmoid(torch.tensor([[2.0]])))
 
 
+def _expert(moe, x, e):
+    """Expert e of a MoE on x, written out from its stacked weights."""
+    experts = moe.experts
+    return F.linear(experts.act(F.linear(x, experts.gate_proj[e])) * F.linear(x, experts.up_proj[e]), experts.down_proj[e])
+
+
+@pytest.mark.parametrize("grouped", [True, False], ids=["grouped_mm", "per-expert matmuls"])
 @pytest.mark.parametrize("router, gate_input", [("topk_softmax", "output"), ("softmax_topk", "output"),
                                                 ("topk_sigmoid", "input")])
-def test_moe_equals_a_per_token_loop(router, gate_input):
+def test_moe_equals_a_per_token_loop(router, gate_input, grouped, monkeypatch):
+    monkeypatch.setattr(grouped_module, "_has_grouped_mm", lambda x: grouped)
     moe_spec = {"n_experts": 4, "experts_per_token": 2, "n_shared_experts": 1, "expert_d_ff": 16,
                 "router": router, "gate_input": gate_input}
     torch.manual_seed(0)
@@ -59,8 +69,21 @@ def test_moe_equals_a_per_token_loop(router, gate_input):
         for weight, expert in zip(weights[0], chosen[0]):
             e = int(expert)
             if gate_input == "input":
-                expected[t] += moe.experts(token[None] * weight, e)[0]
+                expected[t] += _expert(moe, token[None] * weight, e)[0]
             else:
-                expected[t] += weight * moe.experts(token[None], e)[0]
+                expected[t] += weight * _expert(moe, token[None], e)[0]
         expected[t] += moe.shared_experts(token)
     torch.testing.assert_close(moe(x), expected.reshape(2, 5, 32), atol=1e-6, rtol=1e-5)
+
+
+def test_experts_no_token_chose_and_gradients_reach_every_chosen_expert():
+    moe_spec = {"n_experts": 8, "experts_per_token": 1, "expert_d_ff": 16, "router": "topk_softmax"}
+    torch.manual_seed(0)
+    moe = MoE(tiny_arch(moe=moe_spec))
+    for tensor in (moe.experts.gate_proj, moe.experts.up_proj, moe.experts.down_proj):
+        torch.nn.init.normal_(tensor, std=0.2)
+    x = torch.randn(1, 3, 32)  # 3 tokens for 8 experts: at least 5 receive nothing
+    chosen = set(moe.router(x.reshape(3, 32)).argmax(-1).tolist())
+    (moe(x) * torch.randn(1, 3, 32)).sum().backward()
+    touched = {e for e in range(8) if moe.experts.up_proj.grad[e].abs().sum() > 0}
+    assert touched == chosen and len(chosen) <= 3

@@ -267,3 +267,26 @@ def test_torch_compile_runs_a_proxy():
     compiled = torch.compile(model, backend="aot_eager")
     with torch.no_grad():
         torch.testing.assert_close(compiled(ids), model(ids), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("key", ["llama-2-7b", "mixtral-8x7b", "llama-4-scout", "gopher-280b", "t5-11b"])
+def test_training_step_is_one_graph_and_equals_eager(key):
+    """torch.compile(fullgraph=True) takes the forward, loss and backward whole (the aot_eager backend traces
+    what inductor would compile, without its code generation), and gives eager's loss and gradients."""
+    import torch._dynamo
+
+    torch._dynamo.reset()
+    model = build(scale(key, "tiny"), seed=0).eval()  # no dropout: both runs see the same network
+    inputs = inputs_for(model, length=16)
+    compiled = torch.compile(model, fullgraph=True, backend="aot_eager")
+    results = []
+    for runner in (model, compiled):
+        model.zero_grad()
+        loss = runner(**inputs, labels=inputs["input_ids"]).loss
+        loss.backward()
+        results.append((loss.detach(), [p.grad.clone() for p in model.parameters() if p.grad is not None]))
+    (eager_loss, eager_grads), (compiled_loss, compiled_grads) = results
+    torch.testing.assert_close(compiled_loss, eager_loss)
+    assert len(compiled_grads) == len(eager_grads)
+    for got, want in zip(compiled_grads, eager_grads):
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
