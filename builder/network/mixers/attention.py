@@ -131,7 +131,7 @@ class Attention(nn.Module, Initialised):
             q = self._temperature(q, inputs.positions)
         if cache is not None and not plan.cross:
             k, v, k_pos, key_valid = cache.update(k, v, k_pos, key_valid)
-        mask = MaskSpec(inputs.positions, k_pos, plan.causal, plan.local, plan.window, key_valid, inputs.block_masks)
+        mask = MaskSpec(inputs.positions, k_pos, plan.causal, plan.local, plan.window, key_valid, inputs.masks)
         backend = ATTENTION_BACKENDS[self.resolved_backend(x.device.type)]
         out = backend(q, k, v, plan.scale, mask, self._bias(q, k, inputs, k_pos), self.softcap)
         return self.o_proj(out.transpose(1, 2).reshape(x.shape[0], x.shape[1], -1))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from builder.network.mixers.masks import MaskSpec, block_mask
+from builder.network.mixers.masks import MaskSpec, additive_mask, block_mask, dense_mask
 from builder.network.softcap import soft_cap
 
 BACKENDS = ("auto", "eager", "sdpa", "flex")
@@ -57,7 +57,7 @@ def eager_attention(q, k, v, scale, mask: MaskSpec, bias, softcap):
     if softcap is not None:
         scores = soft_cap(scores, softcap)
     if mask.restricts:
-        scores = scores.masked_fill(~mask.dense(), torch.finfo(scores.dtype).min)
+        scores = scores.masked_fill(~dense_mask(mask), torch.finfo(scores.dtype).min)
     probs = scores.float().softmax(-1).to(q.dtype)
     out = probs.reshape(batch, kv_heads, heads // kv_heads, q_len, k_len) @ v.unsqueeze(2)
     return out.reshape(batch, heads, q_len, head_dim)
@@ -68,10 +68,7 @@ def sdpa_attention(q, k, v, scale, mask: MaskSpec, bias, softcap):
     check_backend("sdpa", softcap)
     if bias is None and (mask.plain_causal or not mask.restricts):
         return F.scaled_dot_product_attention(q, k, v, is_causal=mask.causal, scale=scale, enable_gqa=True)
-    additive = torch.zeros((), dtype=q.dtype, device=q.device)
-    if mask.restricts:
-        allowed = mask.dense()
-        additive = torch.zeros(allowed.shape, dtype=q.dtype, device=q.device).masked_fill(~allowed, torch.finfo(q.dtype).min)
+    additive = additive_mask(mask, q.dtype) if mask.restricts else torch.zeros((), dtype=q.dtype, device=q.device)
     if bias is not None:
         additive = additive + bias.dense().to(q.dtype)
     return F.scaled_dot_product_attention(q, k, v, attn_mask=additive, scale=scale, enable_gqa=True)
@@ -93,7 +90,7 @@ def _flex_function(device: torch.device):
 
 
 def flex_attention_backend(q, k, v, scale, mask: MaskSpec, bias, softcap):
-    """flex_attention: the block mask of MaskSpec.mask_mod (shared through mask.block_masks), and a score_mod
+    """flex_attention: the block mask of MaskSpec.mask_mod (shared through mask.built), and a score_mod
     adding the bias's per-score term, rounded to q's dtype as the dense bias is, and soft-capping."""
     blocks = block_mask(mask) if mask.restricts else None
     score_mod = None

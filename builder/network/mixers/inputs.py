@@ -19,4 +19,4 @@ class StackInputs:
     memory: torch.Tensor | None = None  # encoder output for cross-attention
     memory_valid: torch.Tensor | None = None
     memory_positions: torch.Tensor | None = None  # [S] key positions of the encoder output
-    block_masks: dict = field(default_factory=dict)  # this forward's flex block masks (masks.block_mask)
+    masks: dict = field(default_factory=dict)  # this forward's masks, each form built once (see masks.py)

@@ -1,10 +1,11 @@
 """Which keys each query may see: causal order, a sliding window or a chunk, and key padding.
 
-A `MaskSpec` is one mask function of token positions (`mask_mod`), read in two forms: dense() builds the boolean
-[B or 1, 1, Tq, Tk] that the eager and SDPA backends apply, and flex_attention builds a block mask from the same
-function. Sliding: a query at position q sees keys at q - window < k <= q. Chunked: keys of its own chunk,
-floor(k / window) == floor(q / window), up to itself. Flex block masks are built once per forward per distinct
-mask and shared by the layers of a stack (`block_mask`, in a dict held by StackInputs).
+A `MaskSpec` is one mask function of token positions (`mask_mod`), read in three forms: the boolean
+[B or 1, 1, Tq, Tk] that eager attention applies (`dense_mask`), the additive one SDPA takes (`additive_mask`),
+and flex_attention's block mask (`block_mask`), all from the same function. Sliding: a query at position q sees
+keys at q - window < k <= q. Chunked: keys of its own chunk, floor(k / window) == floor(q / window), up to
+itself. Each form is built once per forward per distinct mask and shared by the layers of a stack, through the
+dict its StackInputs holds for that forward.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class MaskSpec:
     local: LocalAttention | None = None
     window: int | None = None
     key_valid: torch.Tensor | None = None  # [B, Tk] bool, False for padding
-    block_masks: dict | None = None  # the stack's flex block masks of this forward (see block_mask; None: unshared)
+    built: dict | None = None  # the stack's masks of this forward, by form and key (None: built per call)
 
     def __post_init__(self):
         """Positions as [batch, T] views, batch being the most rows any of positions and padding has."""
@@ -82,20 +83,39 @@ class MaskSpec:
         return self.mask_mod(b, 0, q_idx, kv_idx)
 
 
-def block_mask(mask: MaskSpec):
-    """The flex BlockMask of `mask`, built once per forward for each distinct mask and shared by its layers.
+def _once(mask: MaskSpec, form, build):
+    """One form of `mask`, built on first request in this forward and shared by the layers that need it.
 
-    create_block_mask evaluates the mask function over the whole score matrix, so building it per layer repeats
-    that work n_layers times for what is, within a forward, one mask per kind of layer (Gemma 2's alternating
-    local and global layers need two). Masks are told apart by MaskSpec.key, in the dict a stack's StackInputs
-    holds for one forward; each entry keeps the tensors the key identifies alive, so their ids cannot be reused
-    meanwhile. With a KV cache, steps after the first attend over each layer's own cached positions, so there
-    every layer builds its own mask.
+    Building repeats work over the whole score matrix (create_block_mask evaluates the mask function everywhere),
+    so per layer it would be done n_layers times for what is, within a forward, one mask per kind of layer
+    (Gemma 2's alternating local and global layers need two). Masks are told apart by MaskSpec.key; each entry
+    keeps the tensors the key identifies alive, so their ids cannot be reused meanwhile. With a KV cache, steps
+    after the first attend over each layer's own cached positions, so there every layer builds its own.
     """
-    built = mask.block_masks if mask.block_masks is not None else {}
-    if mask.key not in built:
-        built[mask.key] = (_create_block_mask(mask), mask.sources)
-    return built[mask.key][0]
+    built = mask.built if mask.built is not None else {}
+    key = (form, *mask.key)
+    if key not in built:
+        built[key] = (build(), mask.sources)
+    return built[key][0]
+
+
+def dense_mask(mask: MaskSpec) -> torch.Tensor:
+    """Boolean [B or 1, 1, Tq, Tk], True where a query may see a key."""
+    return _once(mask, "dense", mask.dense)
+
+
+def additive_mask(mask: MaskSpec, dtype: torch.dtype) -> torch.Tensor:
+    """[B or 1, 1, Tq, Tk] in `dtype`: 0 where a query may see a key, the dtype's lowest value elsewhere."""
+    def build():
+        allowed = dense_mask(mask)
+        return torch.zeros(allowed.shape, dtype=dtype, device=allowed.device).masked_fill(~allowed, torch.finfo(dtype).min)
+
+    return _once(mask, ("additive", dtype), build)
+
+
+def block_mask(mask: MaskSpec):
+    """flex_attention's BlockMask."""
+    return _once(mask, "block", lambda: _create_block_mask(mask))
 
 
 def _create_block_mask(mask: MaskSpec):

@@ -195,3 +195,23 @@ def test_compiled_flex_the_cuda_path_matches_eager_and_compiles_once(monkeypatch
             assert graphs >= 1  # flex really went through torch.compile
             model(**kwargs)
             assert counters["stats"]["unique_graphs"] == graphs, (key, padded)
+
+
+@pytest.mark.parametrize("changes, backend, masks", [
+    (dict(layer_pattern="LG", local_attention="sliding", attn_softcap=30.0), "eager", 2),  # a local and a global mask
+    (dict(layer_pattern="L", local_attention="sliding"), "sdpa", 1),  # every layer sliding: one
+    (dict(layer_pattern="LLLG", local_attention="chunked"), "sdpa", 1),  # global layers use SDPA's plain causal
+])
+def test_eager_and_sdpa_build_each_distinct_mask_once_per_forward(changes, backend, masks, monkeypatch):
+    from builder import build
+    from builder.network.mixers.masks import MaskSpec
+    from tests.builder.helpers import tiny_arch
+
+    model = build(tiny_arch(n_layers=8, sliding_window=8, **changes), seed=0).eval()
+    model.set_attention_backend(backend)
+    built = []
+    dense = MaskSpec.dense
+    monkeypatch.setattr(MaskSpec, "dense", lambda self: built.append(1) or dense(self))
+    with torch.no_grad():
+        model(**inputs_for(model, length=24))
+    assert len(built) == masks
