@@ -25,10 +25,11 @@ done
 
 RECORDS=(llama-2-7b mistral-7b gemma-2-27b mixtral-8x7b gpt-neox-20b t5-11b)
 if [[ $SMOKE == 1 ]]; then
-  DEVICE=cpu DTYPE=fp32 SCALE=tiny BATCH=2 SEQ=32 PROMPT=16 NEW=4 WARMUP=0 ITERS=1 COMPILE=()
+  DEVICE=cpu DTYPE=fp32 SCALE=tiny BATCH=2 SEQ=32 PROMPT=16 NEW=4 WARMUP=0 ITERS=1 SPREAD=0 BUDGET=5 COMPILE=()
   TIMEOUT=${SUITE_TIMEOUT:-120}
 else
-  DEVICE=cuda DTYPE=bf16 SCALE=1b BATCH=8 SEQ=2048 PROMPT=512 NEW=128 WARMUP=2 ITERS=5 COMPILE=(--compile)
+  DEVICE=cuda DTYPE=bf16 SCALE=1b BATCH=8 SEQ=2048 PROMPT=512 NEW=128 WARMUP=2 ITERS=5 SPREAD=0.05 BUDGET=15 \
+    COMPILE=(--compile)
   TIMEOUT=${SUITE_TIMEOUT:-75}
   "$PYTHON" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" \
     || { echo "gpu_suite.sh: no CUDA device here; use --smoke to run the suite on CPU" >&2; exit 2; }
@@ -36,7 +37,8 @@ fi
 
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-COMMON=(--scale "$SCALE" --device "$DEVICE" --dtype "$DTYPE" --warmup "$WARMUP" --iters "$ITERS" --json)
+COMMON=(--scale "$SCALE" --device "$DEVICE" --dtype "$DTYPE" --warmup "$WARMUP" --iters "$ITERS" --spread "$SPREAD"
+        --budget "$BUDGET" --json)
 
 # step NAME COMMAND...: run with a time cap; stdout to $WORK/NAME.json, a failure to $WORK/NAME.err
 step() {

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 
 from rich.progress import Progress, TextColumn
@@ -60,7 +61,7 @@ def display_row(row: dict) -> dict:
     details = row.get("details") or {}
     kv, kv_measured = row.get("kv_cache_bytes_per_token"), row.get("kv_cache_bytes_per_token_measured")
     return {
-        "spec": details.get("variant", row["key"]),
+        "spec": _spec_name(row),
         "mode": row["mode"],
         "batch": str(row["batch"]),
         "seq": f"{details['prompt']}+{details['new']}" if row["mode"] == "decode" and "prompt" in details else str(row["seq"]),
@@ -87,11 +88,36 @@ def _config(args, spec: str):
     dtype = args.dtype or ("bf16" if args.device.startswith("cuda") else "fp32")
     return BenchConfig(spec=spec, scale=args.scale, device=args.device, dtype=dtype, mode=args.mode,
                        batch=args.batch, seq=args.seq, prompt=args.prompt, new=args.new, compile=args.compile,
-                       warmup=args.warmup, iters=args.iters, seed=args.seed)
+                       warmup=args.warmup, iters=args.iters, spread=args.spread or None, budget_s=args.budget,
+                       seed=args.seed)
 
 
 def _store(catalog, results) -> list[dict]:
     return [catalog.add_benchmark(result.row()).model_dump() for result in results]
+
+
+def _spec_name(row: dict) -> str:
+    return (row.get("details") or {}).get("variant", row["key"])
+
+
+def _quartiles(row: dict) -> tuple[float, float]:
+    times = (row.get("details") or {}).get("step_times_s") or [row["step_time_median_s"]]
+    if len(times) < 2:
+        return times[0], times[0]
+    low, _, high = statistics.quantiles(times, n=4, method="inclusive")
+    return low, high
+
+
+def compare_line(row: dict, base: dict) -> str:
+    """'A: 1.234x the tokens/s of B', or 'within noise' when their step times' interquartile ranges overlap."""
+    name, base_name = _spec_name(row), _spec_name(base)
+    (low, high), (base_low, base_high) = _quartiles(row), _quartiles(base)
+    ranges = (f"step {row['step_time_median_s'] * 1e3:.2f} ms (IQR {low * 1e3:.2f}-{high * 1e3:.2f}) vs "
+              f"{base['step_time_median_s'] * 1e3:.2f} ms (IQR {base_low * 1e3:.2f}-{base_high * 1e3:.2f})")
+    if low <= base_high and base_low <= high:
+        return f"{name} vs {base_name}: within noise, {ranges}"
+    ratio = row["tokens_per_s"] / base["tokens_per_s"]
+    return f"{name}: {ratio:.3f}x the tokens/s of {base_name}, {ranges}"
 
 
 def _print(rows: list[dict], as_json: bool, compare: bool = False) -> None:
@@ -103,8 +129,7 @@ def _print(rows: list[dict], as_json: bool, compare: bool = False) -> None:
     if compare and len(rows) > 1:
         base = rows[-1]
         for row in rows[:-1]:
-            ratio = row["tokens_per_s"] / base["tokens_per_s"]
-            print(f"\n{display_row(row)['spec']}: {ratio:.3f}x the tokens/s of {display_row(base)['spec']}")
+            print("\n" + compare_line(row, base))
 
 
 def cmd_bench(args) -> int:
@@ -177,7 +202,11 @@ def register_bench(commands: argparse._SubParsersAction) -> None:
     bench.add_argument("--new", type=int, default=32, help="tokens generated per timed iteration (decode)")
     bench.add_argument("--compile", action="store_true", help="torch.compile the model")
     bench.add_argument("--warmup", type=int, default=2, help="untimed iterations first (default 2)")
-    bench.add_argument("--iters", type=int, default=10, help="timed iterations (default 10)")
+    bench.add_argument("--iters", type=int, default=10, help="timed iterations at least (default 10)")
+    bench.add_argument("--spread", type=float, default=0.05,
+                       help="then time more until every IQR is at most this share of its median (default 0.05; 0: no)")
+    bench.add_argument("--budget", type=float, default=30.0,
+                       help="... or until the timed steps have taken this many seconds (default 30)")
     bench.add_argument("--seed", type=int, default=0)
     bench.add_argument("--json", action="store_true", help="print the stored rows as JSON")
     bench.set_defaults(run=cmd_bench)

@@ -13,6 +13,7 @@ memory come from builder.bench.hardware.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import statistics
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 import torch
 
 from builder.bench.flop_counter import attention_flop_counter
-from builder.bench.hardware import PeakMemory, mfu
+from builder.bench.hardware import CudaPeakMemory, mfu, peak_tensor_bytes
 from builder.construct import build
 from builder.devices import DTYPES, device_name, resolve_device
 from zoo.accounting import kv_cache_bytes_per_token, param_counts
@@ -53,7 +54,9 @@ class BenchConfig:
     new: int = 32  # decode: tokens generated per timed iteration
     compile: bool = False
     warmup: int = 2
-    iters: int = 10
+    iters: int = 10  # timed rounds at least
+    spread: float | None = 0.05  # then more rounds until every IQR is at most this share of its median (None: no)
+    budget_s: float = 30.0  # ... or until the timed steps have taken this long (or 10 x iters rounds)
     seed: int = 0
 
 
@@ -107,17 +110,32 @@ class Workload:
     tokens_per_step: int = 0
 
 
-def measure(workloads: dict[str, Workload], device: torch.device, *, warmup: int, iters: int) -> dict[str, Timing]:
-    """Time each workload `iters` times after `warmup` untimed rounds, interleaved round by round."""
+def measure(workloads: dict[str, Workload], device: torch.device, *, warmup: int, iters: int,
+            spread: float | None = None, budget_s: float | None = None) -> dict[str, Timing]:
+    """Time each workload at least `iters` times after `warmup` untimed rounds, interleaved round by round.
+
+    With `spread`, rounds go on until every workload's interquartile range is at most that share of its
+    median, or the timed steps have taken `budget_s` seconds, or 10 x iters rounds have run: a noisy machine
+    gets more samples, and the spread it is left with is reported, not hidden.
+    """
     stopwatch = Stopwatch(device)
     timings = {name: Timing([]) for name in workloads}
-    for round_index in range(warmup + iters):
+    rounds, spent = 0, 0.0
+    while True:
         for name, workload in workloads.items():
             workload.prepare()
             elapsed = stopwatch.time(workload.run)
-            if round_index >= warmup:
+            if rounds >= warmup:
                 timings[name].times.append(elapsed)
-    return timings
+                spent += elapsed
+        rounds += 1
+        timed = rounds - warmup
+        if timed < iters:
+            continue
+        if spread is None or timed >= 10 * iters or (budget_s is not None and spent >= budget_s):
+            return timings
+        if all(timing.iqr <= spread * timing.median for timing in timings.values()):
+            return timings
 
 
 # ----- workloads
@@ -311,6 +329,10 @@ def _check_config(config: BenchConfig, arch: Architecture) -> None:
             raise BenchError(f"--{name} must be at least 1, got {getattr(config, name)}")
     if config.warmup < 0:
         raise BenchError(f"--warmup must be at least 0, got {config.warmup}")
+    if config.spread is not None and config.spread < 0:
+        raise BenchError(f"--spread must be at least 0 (0: a fixed --iters), got {config.spread}")
+    if config.budget_s <= 0:
+        raise BenchError(f"--budget must be a positive number of seconds, got {config.budget_s}")
     if config.mode == "decode" and arch.arch is Arch.encoder:
         raise BenchError(f"{config.spec}: decode needs a decoder; an encoder-only model generates nothing")
     length = config.prompt + config.new if config.mode == "decode" else config.seq
@@ -334,10 +356,10 @@ class _Run:
         self.config, self.model, self.device = config, model, device
         self.runner = torch.compile(model) if config.compile else model
         self.prefill_times: list[float] = []
-        self.optimizer_name = None
+        self.optimizer, self.optimizer_name = None, None
         if config.mode == "train":
-            optimizer, self.optimizer_name = make_optimizer(model, device)
-            self.workload = train_workload(model, self.runner, config, device, optimizer)
+            self.optimizer, self.optimizer_name = make_optimizer(model, device)
+            self.workload = train_workload(model, self.runner, config, device, self.optimizer)
         elif config.mode == "decode":
             self.workload = decode_workload(model, self.runner, config, device, self.prefill_times)
         else:
@@ -404,9 +426,12 @@ def run_benchmarks(configs: list[BenchConfig]) -> list[BenchResult]:
     workloads = {str(i): run.workload for i, (_, _, run) in enumerate(prepared)}
     device = prepared[0][1]
     out_of_memory = False
+    first = configs[0]
     try:
-        with PeakMemory(device) as peak:
-            timings = measure(workloads, device, warmup=configs[0].warmup, iters=configs[0].iters)
+        with CudaPeakMemory(device) if device.type == "cuda" else contextlib.nullcontext() as peak:
+            timings = measure(workloads, device, warmup=first.warmup, iters=first.iters, spread=first.spread,
+                              budget_s=first.budget_s)
+        peaks = [peak.bytes if peak is not None else _cpu_peak_bytes(run) for _, _, run in prepared]
     except Exception as error:  # noqa: BLE001 - out of memory is reported with sizes, anything else re-raised
         if not _is_out_of_memory(error):
             raise
@@ -418,7 +443,21 @@ def run_benchmarks(configs: list[BenchConfig]) -> list[BenchResult]:
             if fits is None or fits < run.config.batch:
                 raise BenchError(_oom_message(run.config, device_name(device), tried, fits))
         raise BenchError(f"out of memory timing {len(configs)} configurations together; run them one at a time")
-    return [_result(run, variant, device, timings[str(i)], peak) for i, (variant, device, run) in enumerate(prepared)]
+    return [_result(run, variant, device, timings[str(i)], peaks[i]) for i, (variant, device, run) in enumerate(prepared)]
+
+
+def _cpu_peak_bytes(run: _Run) -> int:
+    """One more step (untimed) with its tensors counted: the model's weights, gradients and optimizer state,
+    plus the most the step itself holds at once (builder.bench.hardware.peak_tensor_bytes)."""
+    held = [*run.model.parameters(), *run.model.buffers(), *(p.grad for p in run.model.parameters())]
+    if run.optimizer is not None:
+        held += [value for state in run.optimizer.state.values() for value in state.values() if torch.is_tensor(value)]
+
+    def step():
+        run.workload.prepare()
+        run.workload.run()
+
+    return peak_tensor_bytes(step, held)
 
 
 def run_benchmark(config: BenchConfig) -> BenchResult:
@@ -426,7 +465,7 @@ def run_benchmark(config: BenchConfig) -> BenchResult:
     return run_benchmarks([config])[0]
 
 
-def _result(run: _Run, variant: Variant, device: torch.device, timing: Timing, peak: PeakMemory) -> BenchResult:
+def _result(run: _Run, variant: Variant, device: torch.device, timing: Timing, peak_bytes: int | None) -> BenchResult:
     config, model, arch = run.config, run.model, variant.architecture
     flops, parts = _flops_per_token(config, arch)
     counts = param_counts(arch)
@@ -437,6 +476,8 @@ def _result(run: _Run, variant: Variant, device: torch.device, timing: Timing, p
         "overrides": variant.overrides,
         "warmup": config.warmup,
         "iters": config.iters,
+        "rounds": len(timing.times),
+        "spread_target": config.spread,
         "step_times_s": timing.times,
         "tokens_per_step": run.workload.tokens_per_step,
         "params_total": counts.total,
@@ -445,12 +486,14 @@ def _result(run: _Run, variant: Variant, device: torch.device, timing: Timing, p
         "attention_backends": model.attention_backends(),
         "flops_per_token_counted_forward": counted,
         "counted_flops_by_op": by_op,
-        "peak_memory": "torch.cuda.max_memory_allocated" if device.type == "cuda" else f"RSS high-water mark ({peak.scope})",
+        "peak_memory": "torch.cuda.max_memory_allocated" if device.type == "cuda"
+        else "tensor storage counted op by op over one more step, weights, gradients and optimizer state included",
         "threads": torch.get_num_threads(),
         "seed": config.seed,
     }
     if config.mode == "decode":
-        details.update(prompt=config.prompt, new=config.new, prefill_time_median_s=statistics.median(run.prefill_times[config.warmup:config.warmup + config.iters]))
+        timed_prefills = run.prefill_times[config.warmup:config.warmup + len(timing.times)]
+        details.update(prompt=config.prompt, new=config.new, prefill_time_median_s=statistics.median(timed_prefills))
     if run.optimizer_name:
         details["optimizer"] = run.optimizer_name
     encoder = arch.arch is Arch.encoder
@@ -462,7 +505,7 @@ def _result(run: _Run, variant: Variant, device: torch.device, timing: Timing, p
         timing=timing,
         tokens_per_step=run.workload.tokens_per_step,
         flops_per_token=flops,
-        peak_memory_bytes=peak.bytes,
+        peak_memory_bytes=peak_bytes,
         kv_cache_bytes_per_token=None if encoder else kv_cache_bytes_per_token(arch, DTYPES[config.dtype].itemsize),
         kv_cache_bytes_per_token_measured=measured_kv_bytes_per_token(model, device),
         details=details,

@@ -90,7 +90,7 @@ def test_a_rebuild_during_bench_all_loses_no_run(catalog_path, monkeypatch, caps
     rebuilder.start()
     try:
         code = main(["--db", str(catalog_path), "bench", "--all", "--scale", "tiny", "--batch", "1", "--seq", "8",
-                     "--warmup", "0", "--iters", "1"])
+                     "--warmup", "0", "--iters", "1", "--spread", "0"])
     finally:
         stop.set()
         rebuilder.join()
@@ -107,7 +107,8 @@ def test_sigkill_at_random_moments_loses_no_committed_row(command, kills, catalo
     for value in (1.0, 2.0, 3.0):
         Catalog(catalog_path).add_benchmark(_row(tokens_per_s=value))
     chance = random.Random(7)
-    extra = ["--batch", "1", "--seq", "8", "--warmup", "0", "--iters", "1"] if command[0] == "bench" else []
+    fast = ["--batch", "1", "--seq", "8", "--warmup", "0", "--iters", "1", "--spread", "0"]
+    extra = fast if command[0] == "bench" else []
     for _ in range(kills):
         process = subprocess.Popen([sys.executable, "-m", "zoo", "--db", str(catalog_path), *command, *extra],
                                    env=_env(catalog_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

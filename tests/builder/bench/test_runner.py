@@ -16,7 +16,8 @@ from zoo.cli import main
 from zoo.schema import NormPosition
 from zoo.variants import VariantError, parse_variant, resolve_variant
 
-FAST = ["--scale", "tiny", "--batch", "2", "--seq", "32", "--prompt", "16", "--new", "4", "--warmup", "1", "--iters", "2"]
+FAST = ["--scale", "tiny", "--batch", "2", "--seq", "32", "--prompt", "16", "--new", "4", "--warmup", "1", "--iters", "2",
+        "--spread", "0"]
 
 
 # ----- devices and MFU
@@ -177,7 +178,8 @@ def test_bench_stores_one_complete_row_that_reads_back(key, mode, capsys):
 def test_compare_times_a_counterfactual_beside_the_original(capsys):
     assert main(["bench", "--compare", "llama-2-7b:norm_position=post", "llama-2-7b", *FAST]) == 0
     out = capsys.readouterr().out
-    assert "llama-2-7b:norm_position=post@tiny" in out and "x the tokens/s of llama-2-7b@tiny" in out
+    assert "llama-2-7b:norm_position=post" in out
+    assert "x the tokens/s of llama-2-7b@tiny" in out or "vs llama-2-7b@tiny: within noise" in out
     rows = {row["variant"]: row for row in _stored("llama-2-7b")}
     assert set(rows) == {"scale=tiny, norm_position=post", "scale=tiny"}
     assert json.loads(rows["scale=tiny, norm_position=post"]["spec_json"])["norm_position"] == "post"
@@ -240,3 +242,51 @@ def test_compile_flag_compiles_the_model_and_is_stored(monkeypatch):
     monkeypatch.setattr(torch, "compile", fake_compile)
     result = bench.run_benchmark(BenchConfig("gpt-1", scale="tiny", batch=1, seq=16, warmup=0, iters=1, compile=True))
     assert len(compiled) == 1 and result.row().compiled is True
+
+
+def _timed_row(name: str, times: list[float]) -> dict:
+    median = sorted(times)[len(times) // 2]
+    return {"key": name, "step_time_median_s": median, "tokens_per_s": 100 / median,
+            "details": {"variant": name, "step_times_s": times}}
+
+
+def test_compare_says_within_noise_when_the_interquartile_ranges_overlap():
+    from builder.bench.cli import compare_line
+
+    base = _timed_row("b", [1.0, 1.1, 1.2, 1.3, 1.4])
+    assert "within noise" in compare_line(_timed_row("a", [1.2, 1.3, 1.4, 1.5, 1.6]), base)
+    line = compare_line(_timed_row("a", [0.5, 0.52, 0.54, 0.56, 0.58]), base)
+    assert line.startswith("a: 2.222x the tokens/s of b") and "IQR 0.52-0.56" not in line  # ms: 520.00-560.00
+    assert "IQR 520.00-560.00" in line
+
+
+def test_measure_adds_rounds_until_the_spread_is_small_or_the_budget_is_spent(monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(bench.time, "perf_counter", clock)
+    noisy = iter([1.0, 3.0] * 50)
+
+    def run():
+        clock.advance(next(noisy))
+
+    timings = measure({"a": Workload(run)}, torch.device("cpu"), warmup=0, iters=4, spread=0.05, budget_s=1000)
+    assert len(timings["a"].times) == 40  # never settles: stops at 10 x iters
+    steady = measure({"a": Workload(lambda: clock.advance(1.0))}, torch.device("cpu"), warmup=0, iters=4, spread=0.05)
+    assert len(steady["a"].times) == 4
+    noisy = iter([1.0, 3.0] * 50)
+    capped = measure({"a": Workload(run)}, torch.device("cpu"), warmup=0, iters=4, spread=0.05, budget_s=20)
+    assert len(capped["a"].times) == 10  # 10 steps of 2 s on average: the budget is spent
+
+
+def test_cpu_peak_memory_counts_tensors_not_the_process():
+    from builder.bench.hardware import peak_tensor_bytes
+
+    held = torch.zeros(1000)  # 4,000 bytes
+
+    def step():
+        a = torch.ones(2000)  # 8,000 bytes
+        b = a * 2  # 8,000 more while a lives
+        del a
+        c = b + 1  # a freed: 16,000 again
+        return c.sum()  # and 4 for the sum while b and c live
+
+    assert peak_tensor_bytes(step, [held]) == 4000 + 16004
