@@ -82,7 +82,8 @@ class MoE(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Every (token, chosen expert) pair sorted by expert once, the experts run as grouped matmuls over
-        their blocks, the weighted outputs summed back per token: no loop over experts, no host sync."""
+        their blocks (builder.network.grouped), the weighted outputs summed back per token: no Python loop
+        over experts, and no host sync where torch's grouped matmul runs."""
         tokens = x.reshape(-1, x.shape[-1])  # [N, d_model]
         weights, chosen = self.route(self.router(tokens), self.top_k)  # [N, k] each
         picks = chosen.flatten()  # [N * k] expert of each (token, slot) pair
