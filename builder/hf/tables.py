@@ -150,6 +150,28 @@ class Quotient:
 
 
 @dataclass(frozen=True)
+class QuotientDefault:
+    """A field stored under `key` that the reference derives as numerator // denominator where the config
+    omits it or holds null (head_dim: Qwen 2, OLMo 2, Cohere and Mixtral configs as published)."""
+
+    field: str
+    key: str
+    numerator: str
+    denominator: str
+
+    @property
+    def fields(self):
+        return (self.field,)
+
+    def read(self, config, notes):
+        value = getattr(config, self.key, None)
+        return {self.field: value if value is not None else _get(config, self.numerator) // _get(config, self.denominator)}
+
+    def write(self, values):
+        return {self.key: values[self.field]}
+
+
+@dataclass(frozen=True)
 class Width:
     """A width stored under `key` that the reference replaces by factor * `base` when it is null (GPT-2 n_inner)."""
 
@@ -528,7 +550,8 @@ def _decoder(**values) -> Fixed:
 
 _LLAMA_SIZES = (
     Key("n_layers", "num_hidden_layers"), Key("d_model", "hidden_size"), Key("n_heads", "num_attention_heads"),
-    Key("n_kv_heads", "num_key_value_heads"), Key("head_dim", "head_dim"), Key("d_ff", "intermediate_size"),
+    Key("n_kv_heads", "num_key_value_heads"), QuotientDefault("head_dim", "head_dim", "hidden_size", "num_attention_heads"),
+    Key("d_ff", "intermediate_size"),
     Key("vocab_size", "vocab_size"), Key("context_length", "max_position_embeddings"),
     Key("dropout", "attention_dropout"), Key("tied_embeddings", "tie_word_embeddings"),
 )

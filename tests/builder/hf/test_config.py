@@ -105,3 +105,19 @@ def test_values_outside_the_schema_are_refused_with_the_config_key():
                                                             "original_max_position_embeddings": 1024}))
     with pytest.raises(NotExpressible, match="model_type 'mamba' has no table"):
         spec_from_hf({"model_type": "mamba"})
+
+
+@pytest.mark.parametrize("key, absent", [("qwen2.5-7b", "missing"), ("olmo-2-7b", "missing"),
+                                         ("command-r-plus", "missing"), ("mixtral-8x7b", "null")])
+def test_configs_without_head_dim_read_it_as_the_model_code_derives_it(key, absent):
+    """Published Qwen 2.5, OLMo 2, Cohere and Mixtral configs omit head_dim (Mixtral's holds null)."""
+    from zoo.variants import load_record
+
+    record = load_record(key)
+    config = hf_config_from_spec(record).to_dict()
+    assert config["head_dim"] == record.architecture.d_model // record.architecture.n_heads
+    if absent == "missing":
+        del config["head_dim"]
+    else:
+        config["head_dim"] = None
+    assert spec_from_hf(config) == record.architecture
