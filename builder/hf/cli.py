@@ -45,9 +45,23 @@ def _default_key(config_path: Path, config: dict) -> str:
     return key if re.fullmatch(KEY_PATTERN, key) else "imported-model"
 
 
-def _read_config(path: Path) -> dict:
-    """The parsed config.json (a JSON object), or one line saying why it is not one."""
-    path = path / "config.json" if path.is_dir() else path
+def _hub_name(source, config: dict) -> str:
+    """The Hub id the config came from: the one given, else the config's _name_or_path, else a placeholder."""
+    from builder.hf.config import HUB_ID
+
+    if HUB_ID.fullmatch(str(source)) and not Path(source).exists():
+        return str(source)
+    return str(config.get("_name_or_path") or PLACEHOLDER)
+
+
+def _read_config(source: str) -> dict:
+    """The parsed config.json (a JSON object) of a path or cached Hub id, or one line saying why not."""
+    from builder.hf.config import ConfigNotFound, config_file
+
+    try:
+        path = config_file(source)
+    except ConfigNotFound as error:
+        raise UsageError(f"import-hf: {error}") from None
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as error:
@@ -70,7 +84,7 @@ def draft_spec(config_path: str | Path, key: str | None = None) -> tuple[str, st
         raise UsageError(f"import-hf: --key '{printable(key)}' is not a model key "
                          "(lowercase letters, digits, '.', '_' and '-', at most 64)")
     path = Path(config_path)
-    config = _read_config(path)
+    config = _read_config(str(config_path))
     try:
         hf_config = as_hf_config(config)
         model_type, arch, placeholders = read_hf_config(hf_config)
@@ -106,7 +120,7 @@ def draft_spec(config_path: str | Path, key: str | None = None) -> tuple[str, st
     lines += ["", "[unpublished]",
               *(f'{field} = "{PLACEHOLDER}: not in config.json"'
                 for field in ("params_published", "training_tokens", "weight_decay", "optimizer")),
-              "", "[[sources]]", f'url = "https://huggingface.co/{config.get("_name_or_path") or PLACEHOLDER}"',
+              "", "[[sources]]", f'url = "https://huggingface.co/{_hub_name(config_path, config)}"',
               'kind = "config"', f'title = "{PLACEHOLDER}: the config.json this draft was imported from"', ""]
     return key, "\n".join(lines)
 
@@ -140,10 +154,35 @@ def cmd_import_hf(args) -> int:
     return 0
 
 
+def cmd_export_hf(args) -> int:
+    """Write the config.json of a catalogued record, as transformers would save it."""
+    from builder.hf.config import hf_config_from_spec
+
+    try:
+        config = hf_config_from_spec(args.key)
+    except NotExpressible as error:
+        lines = str(error).splitlines()
+        more = f" (and {len(lines) - 2} more model types tried)" if len(lines) > 2 else ""
+        raise UsageError(f"export-hf: {args.key}: {' '.join(lines[:2]).replace('  ', ' ')}{more}") from None
+    folder = Path(args.output or args.key)
+    if not folder.parent.is_dir():
+        raise UsageError(f"export-hf: -o {folder}: folder {folder.parent} does not exist")
+    folder.mkdir(exist_ok=True)
+    target = folder / "config.json"
+    _write_atomically(target, config.to_json_string())  # what save_pretrained writes: the non-default keys
+    print(f"wrote {target} ({config.model_type})")
+    return 0
+
+
 def register_import_hf(commands: argparse._SubParsersAction) -> None:
     command = commands.add_parser("import-hf", help="write a draft spec from a transformers config.json")
-    command.add_argument("config", help="config.json, or the directory holding it")
+    command.add_argument("config", help="config.json, the folder holding it, or a Hub id (org/name) in the local "
+                                        "Hugging Face cache")
     command.add_argument("--key", help="the new record's key (default: from the config's name or directory)")
     command.add_argument("--specs", help="directory to write KEY.toml into (default: the bundled specs)")
     command.add_argument("--force", action="store_true", help="overwrite an existing spec file")
     command.set_defaults(run=cmd_import_hf)
+    export = commands.add_parser("export-hf", help="write the transformers config.json of a catalogued record")
+    export.add_argument("key")
+    export.add_argument("-o", "--output", help="folder to write config.json into (default: ./KEY)")
+    export.set_defaults(run=cmd_export_hf)

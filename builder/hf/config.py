@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from pydantic_core import PydanticUndefined
 
 from builder.hf.extra import require
 from builder.hf.tables import TYPE_ORDER, TYPES, Fixed, HFType, NotExpressible
+from zoo.errors import ZooError
 from zoo.schema import ARCHITECTURE_FIELDS, Architecture, ModelRecord
 from zoo.variants import Variant, resolve_variant
 
@@ -39,15 +41,41 @@ def _codecs(hf_type: HFType) -> tuple:
     return (*hf_type.codecs, Fixed(left))
 
 
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+
+
+class ConfigNotFound(ZooError, FileNotFoundError):
+    """A config source that is neither a file here nor a Hub id in the local Hugging Face cache."""
+
+
+def config_file(source: str | Path) -> Path:
+    """The config.json a source names: a file, a folder holding one, or a Hub id (`org/name`) read from the
+    local Hugging Face cache ($HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub), never the
+    network."""
+    path = Path(source)
+    if path.is_dir():
+        path = path / "config.json"
+    if path.is_file() or not HUB_ID.fullmatch(str(source)):
+        if not path.is_file():
+            raise ConfigNotFound(f"{path}: no such config file")
+        return path
+    hub = require("huggingface_hub")
+    cached = hub.try_to_load_from_cache(str(source), "config.json")
+    if isinstance(cached, str):
+        return Path(cached)
+    raise ConfigNotFound(f"{source}: not a file here, and the local Hugging Face cache ({hub.constants.HF_HUB_CACHE}) "
+                         f"holds no config.json for it; fetch it once (huggingface-cli download {source} config.json) "
+                         "or pass the file")
+
+
 def as_hf_config(config):
-    """A transformers config from a config object, a config.json path (or its directory) or a parsed dict."""
+    """A transformers config from a config object, a parsed dict, or what `config_file` finds for a path or a
+    Hub id."""
     transformers = require("transformers")
     CONFIG_MAPPING, PretrainedConfig = transformers.CONFIG_MAPPING, transformers.PretrainedConfig
 
     if isinstance(config, (str, Path)):
-        path = Path(config)
-        path = path / "config.json" if path.is_dir() else path
-        config = json.loads(path.read_text(encoding="utf-8"))
+        config = json.loads(config_file(config).read_text(encoding="utf-8"))
     if isinstance(config, dict):
         model_type = config.get("model_type")
         if not isinstance(model_type, str) or model_type not in CONFIG_MAPPING:

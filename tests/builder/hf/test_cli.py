@@ -99,3 +99,45 @@ def test_a_key_that_is_no_slug_is_refused_before_anything_is_written(key, tmp_pa
     assert main(["import-hf", str(config), "--key", key, "--specs", str(specs)]) == 2
     assert "is not a model key" in capsys.readouterr().err
     assert [p for p in tmp_path.rglob("*.toml")] == [] and not (tmp_path.parent / "escaped.toml").exists()
+
+
+def test_export_hf_writes_a_config_that_reads_back_as_the_record(tmp_path, capsys):
+    from builder.hf import spec_from_hf
+    from zoo.variants import load_record
+
+    assert main(["export-hf", "mistral-7b", "-o", str(tmp_path / "mistral")]) == 0
+    assert "wrote" in capsys.readouterr().out
+    assert spec_from_hf(tmp_path / "mistral" / "config.json") == load_record("mistral-7b").architecture
+    assert main(["export-hf", "gpt3-175b", "-o", str(tmp_path / "gpt3")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no transformers model type expresses this spec" in err[0]
+    assert not (tmp_path / "gpt3").exists()
+
+
+def test_hub_ids_are_read_from_the_local_cache_never_the_network(tmp_path, monkeypatch, capsys):
+    """The standard cache layout: models--ORG--NAME/refs/main names the snapshot that holds config.json."""
+    import huggingface_hub.constants
+
+    cache = tmp_path / "hub"
+    repo = cache / "models--Qwen--Qwen2.5-7B"
+    snapshot = repo / "snapshots" / ("a" * 40)
+    snapshot.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("a" * 40)
+    config = hf_config_from_spec("qwen2.5-7b").to_dict()
+    del config["head_dim"]  # as Qwen publishes it
+    (snapshot / "config.json").write_text(json.dumps(config))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+    from builder.hf import spec_from_hf
+    from zoo.variants import load_record
+
+    assert spec_from_hf("Qwen/Qwen2.5-7B") == load_record("qwen2.5-7b").architecture
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    assert main(["import-hf", "Qwen/Qwen2.5-7B", "--specs", str(specs)]) == 0
+    draft = (specs / "qwen2.5-7b.toml").read_text()
+    assert 'url = "https://huggingface.co/Qwen/Qwen2.5-7B"' in draft
+    capsys.readouterr()
+    assert main(["import-hf", "Qwen/Qwen3-0.6B", "--specs", str(specs)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "the local Hugging Face cache" in err[0] and str(cache) in err[0]
