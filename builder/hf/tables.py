@@ -132,43 +132,25 @@ class Switch:
 
 @dataclass(frozen=True)
 class Quotient:
-    """A field the reference derives as numerator // denominator (head_dim = hidden_size // n_heads)."""
+    """A field the reference derives as numerator // denominator (head_dim = hidden_size // n_heads), or reads
+    from `key` where the type stores one and the config holds it (null or absent: the quotient, as the Qwen 2,
+    OLMo 2, Cohere and Mixtral configs are published)."""
 
     field: str
     numerator: str
     denominator: str
+    key: str | None = None  # None: never stored, always the quotient
 
     @property
     def fields(self):
         return (self.field,)
 
     def read(self, config, notes):
-        return {self.field: _get(config, self.numerator) // _get(config, self.denominator)}
-
-    def write(self, values):
-        return {}
-
-
-@dataclass(frozen=True)
-class QuotientDefault:
-    """A field stored under `key` that the reference derives as numerator // denominator where the config
-    omits it or holds null (head_dim: Qwen 2, OLMo 2, Cohere and Mixtral configs as published)."""
-
-    field: str
-    key: str
-    numerator: str
-    denominator: str
-
-    @property
-    def fields(self):
-        return (self.field,)
-
-    def read(self, config, notes):
-        value = getattr(config, self.key, None)
+        value = getattr(config, self.key, None) if self.key else None
         return {self.field: value if value is not None else _get(config, self.numerator) // _get(config, self.denominator)}
 
     def write(self, values):
-        return {self.key: values[self.field]}
+        return {self.key: values[self.field]} if self.key else {}
 
 
 @dataclass(frozen=True)
@@ -550,7 +532,7 @@ def _decoder(**values) -> Fixed:
 
 _LLAMA_SIZES = (
     Key("n_layers", "num_hidden_layers"), Key("d_model", "hidden_size"), Key("n_heads", "num_attention_heads"),
-    Key("n_kv_heads", "num_key_value_heads"), QuotientDefault("head_dim", "head_dim", "hidden_size", "num_attention_heads"),
+    Key("n_kv_heads", "num_key_value_heads"), Quotient("head_dim", "hidden_size", "num_attention_heads", key="head_dim"),
     Key("d_ff", "intermediate_size"),
     Key("vocab_size", "vocab_size"), Key("context_length", "max_position_embeddings"),
     Key("dropout", "attention_dropout"), Key("tied_embeddings", "tie_word_embeddings"),
