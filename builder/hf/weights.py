@@ -41,18 +41,9 @@ def _per_head_qkv(tensor, part, arch):
     return grouped[:, part].reshape(arch.n_heads * arch.head_dim, *tensor.shape[1:])
 
 
-def _stacked_halves(tensor, part, arch):
-    """Mixtral experts.gate_up_proj [experts, 2 * d_ff, d_model]: gate rows, then up rows."""
-    return tensor.chunk(2, dim=1)[part]
-
-
-def _stacked_halves_transposed(tensor, part, arch):
-    """LLaMA 4 experts.gate_up_proj [experts, d_model, 2 * d_ff] (x @ W): gate columns, then up columns."""
-    return tensor.chunk(2, dim=2)[part].transpose(1, 2)
-
-
 def _stacked_transposed(tensor, part, arch):
-    """LLaMA 4 experts.down_proj [experts, d_ff, d_model] (x @ W) to our [experts, d_model, d_ff]."""
+    """LLaMA 4 stores stacked experts as [experts, d_in, d_out] (x @ W); ours are [experts, d_out, d_in]. Its
+    gate_up_proj's gate columns, then up columns, become our gate rows, then up rows."""
     return tensor.transpose(1, 2)
 
 
@@ -61,8 +52,6 @@ LAYOUTS = {
     "conv1d": _conv1d,
     "conv1d_qkv": _conv1d_qkv,
     "per_head_qkv": _per_head_qkv,
-    "stacked_halves": _stacked_halves,
-    "stacked_halves_transposed": _stacked_halves_transposed,
     "stacked_transposed": _stacked_transposed,
 }
 
@@ -235,18 +224,14 @@ WEIGHTS = {
     "mixtral": {
         **_llama_like(_PRE_NORMS),
         "layers.{i}.mlp.router.weight": src("model.layers.{i}.mlp.gate.weight"),
-        "layers.{i}.mlp.experts.gate_proj": src("model.layers.{i}.mlp.experts.gate_up_proj", layout="stacked_halves"),
-        "layers.{i}.mlp.experts.up_proj": src("model.layers.{i}.mlp.experts.gate_up_proj", layout="stacked_halves",
-                                              part=1),
+        "layers.{i}.mlp.experts.gate_up_proj": src("model.layers.{i}.mlp.experts.gate_up_proj"),
         "layers.{i}.mlp.experts.down_proj": src("model.layers.{i}.mlp.experts.down_proj"),
     },
     "llama4_text": {
         **_llama_like(_PRE_NORMS, mlp="feed_forward"),
         "layers.{i}.mlp.router.weight": src("model.layers.{i}.feed_forward.router.weight"),
-        "layers.{i}.mlp.experts.gate_proj": src("model.layers.{i}.feed_forward.experts.gate_up_proj",
-                                                layout="stacked_halves_transposed"),
-        "layers.{i}.mlp.experts.up_proj": src("model.layers.{i}.feed_forward.experts.gate_up_proj",
-                                              layout="stacked_halves_transposed", part=1),
+        "layers.{i}.mlp.experts.gate_up_proj": src("model.layers.{i}.feed_forward.experts.gate_up_proj",
+                                                   layout="stacked_transposed"),
         "layers.{i}.mlp.experts.down_proj": src("model.layers.{i}.feed_forward.experts.down_proj",
                                                 layout="stacked_transposed"),
         **_linears("layers.{i}.mlp.shared_experts", "model.layers.{i}.feed_forward.shared_expert", _GATED_MLP),

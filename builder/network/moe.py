@@ -5,9 +5,10 @@ softmax over the selected top-k logits (Mixtral), softmax over all experts keepi
 (Grok-1), or a sigmoid of the selected logits (LLaMA 4). The weight multiplies the expert's output, or its
 input (`gate_input`, LLaMA 4); always-on shared experts are added to every token.
 
-Weight names: `router` is a bias-free nn.Linear(d_model, n_experts); experts are stacked:
-`experts.up_proj` / `experts.gate_proj` of shape [n_experts, expert_d_ff, d_model] and `experts.down_proj`
-of shape [n_experts, d_model, expert_d_ff] (per-expert nn.Linear layout); `shared_experts` is one dense MLP
+Weight names: `router` is a bias-free nn.Linear(d_model, n_experts); experts are stacked in the per-expert
+nn.Linear layout: gated experts hold `experts.gate_up_proj` [n_experts, 2 * expert_d_ff, d_model] (gate rows,
+then up rows, so one grouped matmul computes both), plain ones `experts.up_proj` [n_experts, expert_d_ff,
+d_model]; `experts.down_proj` is [n_experts, d_model, expert_d_ff]; `shared_experts` is one dense MLP
 of width n_shared_experts * expert_d_ff. Experts and router carry no biases (no mixture-of-experts
 checkpoint in the catalog has them).
 """
@@ -29,22 +30,33 @@ class Experts(nn.Module, Initialised):
     def __init__(self, arch: Architecture):
         super().__init__()
         moe = arch.moe
-        shape = (moe.n_experts, moe.expert_d_ff, arch.d_model)
+        self.n_experts = moe.n_experts
+        self.gated = arch.gated_mlp
         self.act = activation_fn(arch)
-        self.gate_proj = nn.Parameter(torch.empty(shape)) if arch.gated_mlp else None
-        self.up_proj = nn.Parameter(torch.empty(shape))
+        width = 2 * moe.expert_d_ff if self.gated else moe.expert_d_ff
+        if self.gated:
+            self.gate_up_proj = nn.Parameter(torch.empty(moe.n_experts, width, arch.d_model))
+        else:
+            self.up_proj = nn.Parameter(torch.empty(moe.n_experts, width, arch.d_model))
         self.down_proj = nn.Parameter(torch.empty(moe.n_experts, arch.d_model, moe.expert_d_ff))
+
+    @property
+    def input_proj(self) -> nn.Parameter:
+        """The stacked weight the tokens meet first: gate_up_proj (gated) or up_proj."""
+        return self.gate_up_proj if self.gated else self.up_proj
 
     def forward(self, x: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
         """x [M, d_model] sorted by expert, ends [E] its cumulative rows per expert -> [M, d_model]."""
-        up = grouped_linear(x, self.up_proj, ends)
-        hidden = self.act(up) if self.gate_proj is None else self.act(grouped_linear(x, self.gate_proj, ends)) * up
+        hidden = grouped_linear(x, self.input_proj, ends)  # [M, 2 * expert_d_ff] gated, else [M, expert_d_ff]
+        if self.gated:
+            gate, up = hidden.chunk(2, dim=-1)  # [M, expert_d_ff] each
+            hidden = self.act(gate) * up
+        else:
+            hidden = self.act(hidden)
         return grouped_linear(hidden, self.down_proj, ends)
 
     def init_weights(self, init: Init) -> None:
-        for tensor in (self.gate_proj, self.up_proj):
-            if tensor is not None:
-                init.normal(tensor)
+        init.normal(self.input_proj)
         init.normal(self.down_proj, Role.residual)
 
 
@@ -89,7 +101,7 @@ class MoE(nn.Module):
         picks = chosen.flatten()  # [N * k] expert of each (token, slot) pair
         order = picks.argsort(stable=True)  # the pairs by expert, then token
         token_ids = order // self.top_k
-        counts = torch.zeros(self.experts.up_proj.shape[0], dtype=torch.int64, device=x.device)  # not bincount,
+        counts = torch.zeros(self.experts.n_experts, dtype=torch.int64, device=x.device)  # not bincount,
         ends = counts.index_add_(0, picks, torch.ones_like(picks)).cumsum(0).to(torch.int32)  # whose shape varies
         gate = weights.flatten()[order, None]  # [N * k, 1]
         routed = tokens[token_ids]  # [N * k, d_model]

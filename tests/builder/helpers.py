@@ -28,8 +28,8 @@ def module_counts(model) -> tuple[int, int, int]:
     for module in model.modules():
         if isinstance(module, MoE):
             experts = module.experts
-            per_expert = sum(t[0].numel() for t in (experts.gate_proj, experts.up_proj, experts.down_proj) if t is not None)
-            idle += (experts.up_proj.shape[0] - module.top_k) * per_expert
+            per_expert = experts.input_proj[0].numel() + experts.down_proj[0].numel()
+            idle += (experts.down_proj.shape[0] - module.top_k) * per_expert
     tables = [model.embed_tokens.weight]
     if model.lm_head.weight is not model.embed_tokens.weight:
         tables.append(model.lm_head.weight)

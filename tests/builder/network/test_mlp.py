@@ -48,19 +48,22 @@ def test_routers_against_their_definitions():
 def _expert(moe, x, e):
     """Expert e of a MoE on x, written out from its stacked weights."""
     experts = moe.experts
-    return F.linear(experts.act(F.linear(x, experts.gate_proj[e])) * F.linear(x, experts.up_proj[e]), experts.down_proj[e])
+    if not experts.gated:
+        return F.linear(experts.act(F.linear(x, experts.up_proj[e])), experts.down_proj[e])
+    gate, up = experts.gate_up_proj[e].chunk(2, dim=0)  # gate rows, then up rows
+    return F.linear(experts.act(F.linear(x, gate)) * F.linear(x, up), experts.down_proj[e])
 
 
 @pytest.mark.parametrize("grouped", [True, False], ids=["grouped_mm", "per-expert matmuls"])
-@pytest.mark.parametrize("router, gate_input", [("topk_softmax", "output"), ("softmax_topk", "output"),
-                                                ("topk_sigmoid", "input")])
-def test_moe_equals_a_per_token_loop(router, gate_input, grouped, monkeypatch):
+@pytest.mark.parametrize("router, gate_input, activation", [
+    ("topk_softmax", "output", "swiglu"), ("softmax_topk", "output", "gelu"), ("topk_sigmoid", "input", "swiglu")])
+def test_moe_equals_a_per_token_loop(router, gate_input, activation, grouped, monkeypatch):
     monkeypatch.setattr(grouped_module, "_has_grouped_mm", lambda x: grouped)
     moe_spec = {"n_experts": 4, "experts_per_token": 2, "n_shared_experts": 1, "expert_d_ff": 16,
                 "router": router, "gate_input": gate_input}
     torch.manual_seed(0)
-    moe = MoE(tiny_arch(moe=moe_spec))
-    for tensor in (moe.experts.gate_proj, moe.experts.up_proj, moe.experts.down_proj):
+    moe = MoE(tiny_arch(moe=moe_spec, activation=activation))
+    for tensor in (moe.experts.input_proj, moe.experts.down_proj):
         torch.nn.init.normal_(tensor, std=0.2)
     x = torch.randn(2, 5, 32)
     expected = torch.zeros(10, 32)
@@ -80,10 +83,10 @@ def test_experts_no_token_chose_and_gradients_reach_every_chosen_expert():
     moe_spec = {"n_experts": 8, "experts_per_token": 1, "expert_d_ff": 16, "router": "topk_softmax"}
     torch.manual_seed(0)
     moe = MoE(tiny_arch(moe=moe_spec))
-    for tensor in (moe.experts.gate_proj, moe.experts.up_proj, moe.experts.down_proj):
+    for tensor in (moe.experts.gate_up_proj, moe.experts.down_proj):
         torch.nn.init.normal_(tensor, std=0.2)
     x = torch.randn(1, 3, 32)  # 3 tokens for 8 experts: at least 5 receive nothing
     chosen = set(moe.router(x.reshape(3, 32)).argmax(-1).tolist())
     (moe(x) * torch.randn(1, 3, 32)).sum().backward()
-    touched = {e for e in range(8) if moe.experts.up_proj.grad[e].abs().sum() > 0}
+    touched = {e for e in range(8) if moe.experts.gate_up_proj.grad[e].abs().sum() > 0}
     assert touched == chosen and len(chosen) <= 3
