@@ -22,7 +22,8 @@ class LayerCache:
     would without a cache (SDPA's causal fast path included).
     """
 
-    def __init__(self, capacity: int, window: int | None = None):
+    def __init__(self, capacity: int, window: int | None = None, index: int = 0):
+        self.index = index  # the layer's place in its stack, which names its masks
         self.ring = window is not None
         self.slots = min(capacity, max(window - 1, 1)) if self.ring else capacity  # a window of 1 keeps 1 (masked)
         self.length = 0  # columns written so far, the same for every row
@@ -81,7 +82,7 @@ class KVCache:
     """
 
     def __init__(self, capacity: int, windows: list[int | None]):
-        self.layers = [LayerCache(capacity, window) for window in windows]
+        self.layers = [LayerCache(capacity, window, index) for index, window in enumerate(windows)]
         self.next_position: torch.Tensor | None = None  # [B or 1, 1]; None before the first step (position 0)
         self.memory: torch.Tensor | None = None
         self.memory_valid: torch.Tensor | None = None

@@ -129,9 +129,13 @@ class Attention(nn.Module, Initialised):
         q, k = self.qk_norm.after_rope(q, k)
         if plan.temperature is not None:
             q = self._temperature(q, inputs.positions)
+        source = "memory" if plan.cross else "stack"
         if cache is not None and not plan.cross:
+            if cache.length:  # later steps attend over this layer's cached keys
+                source = ("cache", cache.index)
             k, v, k_pos, key_valid = cache.update(k, v, k_pos, key_valid)
-        mask = MaskSpec(inputs.positions, k_pos, plan.causal, plan.local, plan.window, key_valid, inputs.masks)
+        mask = MaskSpec(inputs.positions, k_pos, plan.causal, plan.local, plan.window, key_valid, inputs.masks,
+                        source)
         backend = ATTENTION_BACKENDS[self.resolved_backend(x.device.type)]
         out = backend(q, k, v, plan.scale, mask, self._bias(q, k, inputs, k_pos), self.softcap)
         return self.o_proj(out.transpose(1, 2).reshape(x.shape[0], x.shape[1], -1))

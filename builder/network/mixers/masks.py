@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from collections.abc import Hashable
+
 import torch
 
 from zoo.schema import LocalAttention
@@ -33,10 +35,10 @@ class MaskSpec:
     window: int | None = None
     key_valid: torch.Tensor | None = None  # [B, Tk] bool, False for padding
     built: dict | None = None  # the stack's masks of this forward, by form and key (None: built per call)
+    source: Hashable = "stack"  # whose positions and padding the keys are: "stack", "memory", ("cache", layer)
 
     def __post_init__(self):
         """Positions as [batch, T] views, batch being the most rows any of positions and padding has."""
-        self.sources = (self.q_pos, self.k_pos, self.key_valid)  # the tensors given, which `key` identifies
         q_pos, k_pos = torch.atleast_2d(self.q_pos), torch.atleast_2d(self.k_pos)
         self.batch = max(q_pos.shape[0], k_pos.shape[0], 1 if self.key_valid is None else self.key_valid.shape[0])
         self.q_pos, self.k_pos = q_pos.expand(self.batch, -1), k_pos.expand(self.batch, -1)
@@ -56,9 +58,10 @@ class MaskSpec:
 
     @property
     def key(self) -> tuple:
-        """What tells masks apart within one forward: the flags, and the identity of the position and padding
-        tensors (the layers of a stack pass the same ones; shapes, device and batch follow from them)."""
-        return (self.causal, self.local, self.window, *(id(tensor) for tensor in self.sources))
+        """What tells masks apart within one forward: the flags and where the key positions come from (the
+        layers of a stack share the stack's positions; a cached layer attends over its own). A label rather
+        than tensor identity, so a compiled forward holds no guard on which tensors it was given."""
+        return (self.causal, self.local, self.window, self.source)
 
     @property
     def restricts(self) -> bool:
@@ -88,15 +91,14 @@ def _once(mask: MaskSpec, form, build):
 
     Building repeats work over the whole score matrix (create_block_mask evaluates the mask function everywhere),
     so per layer it would be done n_layers times for what is, within a forward, one mask per kind of layer
-    (Gemma 2's alternating local and global layers need two). Masks are told apart by MaskSpec.key; each entry
-    keeps the tensors the key identifies alive, so their ids cannot be reused meanwhile. With a KV cache, steps
-    after the first attend over each layer's own cached positions, so there every layer builds its own.
+    (Gemma 2's alternating local and global layers need two). Masks are told apart by MaskSpec.key. With a KV
+    cache, steps after the first attend over each layer's own cached positions, so there every layer builds its own.
     """
     built = mask.built if mask.built is not None else {}
     key = (form, *mask.key)
     if key not in built:
-        built[key] = (build(), mask.sources)
-    return built[key][0]
+        built[key] = build()
+    return built[key]
 
 
 def dense_mask(mask: MaskSpec) -> torch.Tensor:

@@ -295,7 +295,8 @@ def test_training_step_is_one_graph_and_equals_eager(key):
 @pytest.mark.parametrize("key", ["gemma-2-27b", "mixtral-8x7b"])  # ring-buffered local layers; MoE dispatch
 def test_a_cached_decode_step_compiles_once(key):
     """Prefill is one graph and every decode step after it reuses one more: the preallocated cache keeps the
-    step's shapes fixed, so a long generation never recompiles (dynamo's graphs counted, eager backend)."""
+    step's shapes fixed, so a long generation never recompiles, nor does the next generation with a new cache
+    (dynamo's graphs counted, eager backend)."""
     import torch._dynamo
     from torch._dynamo.utils import counters
 
@@ -303,9 +304,11 @@ def test_a_cached_decode_step_compiles_once(key):
     counters.clear()
     model = build(scale(key, "tiny"), seed=0).eval()
     compiled = torch.compile(model, backend="eager", fullgraph=True)
-    cache = model.new_cache(40)
-    with torch.no_grad():
-        token = compiled(inputs_for(model, batch=1, length=8)["input_ids"], cache=cache)[:, -1:].argmax(-1)
-        for _ in range(12):
-            token = compiled(token, cache=cache)[:, -1:].argmax(-1)
+    prompt = inputs_for(model, batch=1, length=8)["input_ids"]
+    for _ in range(2):
+        cache = model.new_cache(40)
+        with torch.no_grad():
+            token = compiled(prompt, cache=cache)[:, -1:].argmax(-1)
+            for _ in range(12):
+                token = compiled(token, cache=cache)[:, -1:].argmax(-1)
     assert counters["stats"]["unique_graphs"] == 2
