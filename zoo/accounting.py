@@ -85,7 +85,8 @@ def _block_norms(arch: Architecture, sublayers: int) -> int:
     return sublayers * per_sublayer * _norm(arch, arch.d_model)
 
 
-def _block(arch: Architecture, layer: LayerPlan) -> tuple[int, int]:
+def layer_params(arch: Architecture, layer: LayerPlan) -> tuple[int, int]:
+    """(total, active) parameters of one planned layer."""
     attention = _mixer(arch, layer.attention)
     sublayers = 2
     if layer.cross_attention is not None:
@@ -124,7 +125,7 @@ def param_counts(arch: Architecture) -> ParamCounts:
 
     total = active = embedding + other
     for layer in plan.layers:
-        layer_total, layer_active = _block(arch, layer)
+        layer_total, layer_active = layer_params(arch, layer)
         total += layer_total
         active += layer_active
     return ParamCounts(total, active, embedding, total - embedding)

@@ -144,6 +144,39 @@ def cmd_validate(args) -> int:
     return 0
 
 
+def cmd_memory(args) -> int:
+    """Per-rank bytes of one architecture, part by part, whether it fits a GPU, and the fewest that do."""
+    from zoo.memory import GIB, GPUS, MemoryQuestion, fewest_gpus, plan_memory
+    from zoo.variants import resolve_variant
+
+    arch = resolve_variant(args.key, args.scale).architecture
+    question = MemoryQuestion(mode=args.mode, dtype=args.dtype, gpus=args.gpus, tp=args.tp, batch=args.batch,
+                              seq=args.seq, checkpoint=args.checkpoint)
+    plan = plan_memory(arch, question)
+    fewest = fewest_gpus(arch, question, args.gpu)
+    if args.json:
+        print(json.dumps({
+            "key": args.key, "scale": args.scale, **question.__dict__, "seq": plan.seq, "params": plan.params,
+            "parts": [{"name": p.name, "bytes": p.bytes, "basis": p.basis, "how": p.how} for p in plan.parts],
+            "total_bytes": plan.total, "gpu": args.gpu, "gpu_bytes": GPUS[args.gpu] * GIB,
+            "fits": plan.fits(args.gpu), "fewest_gpus": fewest}, indent=2))
+        return 0
+    ranks = f"{question.gpus} GPU{'s' if question.gpus > 1 else ''}" + (f", tp {question.tp}" if question.tp > 1 else "")
+    print(f"{args.key}: {question.mode}, {question.dtype}, batch {question.batch} x seq {plan.seq:,} per rank, {ranks}"
+          + (", activation checkpointing" if question.checkpoint and question.mode == "train" else ""))
+    cells = [[p.name, f"{p.bytes / GIB:,.2f}", p.basis, p.how] for p in plan.parts]
+    cells.append(["total per rank", f"{plan.total / GIB:,.2f}", "", ""])
+    print_table(cells, ("part", "GiB", "basis", "how"), numeric=[False, True, False, False])
+    verdict = "fits" if plan.fits(args.gpu) else "does not fit"
+    print(f"{verdict} one {args.gpu} ({GPUS[args.gpu]} GiB, datasheet; the CUDA context and fragmentation take some)")
+    if fewest is None:
+        print(f"no number of {args.gpu} GPUs fits: what does not shrink with more ranks (activations at this batch and "
+              f"sequence) is already too large; try --checkpoint, a larger --tp, or a smaller --batch or --seq")
+    else:
+        print(f"fewest {args.gpu} GPUs that fit: {fewest}" + (f" (tp {question.tp})" if question.tp > 1 else ""))
+    return 0
+
+
 def cmd_catalog_path(args) -> int:
     print(Path(args.db) if args.db else default_path())
     return 0
@@ -154,6 +187,18 @@ def cmd_catalog_build(args) -> int:
     count = build_catalog(path, Path(args.specs) if args.specs else None)
     print(f"built {path} from {count} spec(s)")
     return 0
+
+
+def _memory_doc() -> str:
+    from zoo import memory
+
+    return memory.__doc__
+
+
+def _gpu_names() -> tuple[str, ...]:
+    from zoo.memory import GPUS
+
+    return tuple(GPUS)
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -182,6 +227,21 @@ def make_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check spec files (default: all bundled specs)")
     validate.add_argument("files", nargs="*")
     validate.set_defaults(run=cmd_validate)
+
+    memory = commands.add_parser("memory", help="per-GPU memory to train or serve a model, and how many GPUs it needs",
+                                 description=_memory_doc())
+    memory.add_argument("key", help="record key, optionally with overrides: KEY:FIELD=VALUE[,FIELD=VALUE]")
+    memory.add_argument("--scale", choices=("tiny", "small", "1b"), help="a scaled proxy (default: full size)")
+    memory.add_argument("--mode", choices=("train", "infer"), default="train")
+    memory.add_argument("--dtype", choices=("bf16", "fp16", "fp32"), default="bf16", help="compute dtype")
+    memory.add_argument("--gpus", type=int, default=1, help="ranks the model is sharded over (FSDP2 x tensor parallel)")
+    memory.add_argument("--tp", type=int, default=1, help="tensor-parallel degree (divides --gpus)")
+    memory.add_argument("--gpu", default="h100", choices=_gpu_names(), help="the GPU to fit (default: h100)")
+    memory.add_argument("--batch", type=int, default=1, help="sequences per data-parallel rank")
+    memory.add_argument("--seq", type=int, help="tokens per sequence (default: the context length)")
+    memory.add_argument("--checkpoint", action="store_true", help="activation checkpointing per block (train)")
+    memory.add_argument("--json", action="store_true", help="print the figures as JSON")
+    memory.set_defaults(run=cmd_memory)
 
     catalog = commands.add_parser("catalog", help="catalog maintenance")
     catalog_commands = catalog.add_subparsers(dest="catalog_command", required=True, metavar="ACTION")
