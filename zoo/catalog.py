@@ -85,6 +85,8 @@ class BenchmarkRow(SQLModel, table=True):
     seq: int
     dtype: str
     compiled: bool = False
+    world_size: int = 1  # ranks the step ran on
+    sharding: str = "none"  # how the ranks split the model: fsdp, fsdp+tp2, tp2, with +ckpt for checkpointing
     device: str
     device_name: str = ""
     torch_version: str
@@ -138,10 +140,12 @@ def _user_data_path() -> Path:
 
 
 # The layout of the benchmarks table; a file without a version was written under version 1.
-BENCHMARK_SCHEMA = 1
+BENCHMARK_SCHEMA = 2
 # Version N -> a function turning one row stored under version N into a row of version N + 1 (renamed,
 # split or defaulted columns). A rebuild refuses to drop any column that no migration carries.
-BENCHMARK_MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
+BENCHMARK_MIGRATIONS: dict[int, Callable[[dict], dict]] = {
+    1: lambda row: {**row, "world_size": 1, "sharding": "none"},  # rows before sharded runs ran on one process
+}
 
 
 def _folder(path: Path) -> None:

@@ -165,7 +165,8 @@ def plan_memory(arch: Architecture, question: MemoryQuestion = MemoryQuestion())
             how = "each layer's saved tensors (see zoo/memory.py)"
         logits = tokens * arch.vocab_size * 8
         parts.append(Part("activations", tokens * kept * width + logits, "estimate",
-                          f"{tokens:,} tokens x {kept:,} elements x {width} bytes ({how}) + fp32 logits and their gradient"))
+                          f"{tokens:,} tokens x {kept:,} elements x {width} bytes ({how}) + fp32 logits and "
+                          "their gradient"))
         if shards > 1:
             gathered = _largest_layer_params(arch) // question.tp * width * 2
             parts.append(Part("gathered weights", gathered, "estimate",

@@ -4,6 +4,8 @@
     zoo bench --all --scale small --device cpu --mode forward
     zoo bench --compare "llama-2-7b:norm_position=post" llama-2-7b --scale tiny
     zoo bench --stored llama-2-7b                      # rows stored so far
+    zoo bench llama-2-7b --scale tiny --mode train --nproc 2            # FSDP2 over 2 ranks (gloo on a CPU)
+    zoo bench llama-3-8b --device cuda --mode train --nproc 8 --tp 2 --checkpoint   # FSDP x tensor parallel
 
 Each run prints a table (or JSON with --json) and stores one complete row; a run that fails stores nothing.
 """
@@ -22,7 +24,7 @@ from zoo.cli import UsageError
 from zoo.display import console, format_number, print_table
 from zoo.errors import ZooError
 
-DISPLAY_COLUMNS = ("spec", "mode", "batch", "seq", "dtype", "device", "step_ms", "iqr_ms", "tokens_per_s",
+DISPLAY_COLUMNS = ("spec", "mode", "batch", "seq", "dtype", "device", "ranks", "step_ms", "iqr_ms", "tokens_per_s",
                    "gflop_per_token", "achieved", "mfu", "peak_memory", "kv_bytes_per_token", "attention")
 
 
@@ -67,6 +69,7 @@ def display_row(row: dict) -> dict:
         "seq": f"{details['prompt']}+{details['new']}" if row["mode"] == "decode" and "prompt" in details else str(row["seq"]),
         "dtype": row["dtype"] + (" compiled" if row["compiled"] else ""),
         "device": row["device_name"] or row["device"],
+        "ranks": "1" if row.get("world_size", 1) == 1 else f"{row['world_size']} {row['sharding']}",
         "step_ms": _scaled(row["step_time_median_s"], 1e3, "{:.2f}"),
         "iqr_ms": _scaled(row["step_time_iqr_s"], 1e3, "{:.2f}"),
         "tokens_per_s": _scaled(row["tokens_per_s"], 1, None),
@@ -144,6 +147,8 @@ def cmd_bench(args) -> int:
         return 0
     if sum(chosen) != 1:
         raise UsageError("bench takes exactly one of KEY, --all or --compare SPEC SPEC...")
+    if _sharded(args) and not args.key:
+        raise UsageError("--nproc, --tp and --checkpoint time one KEY at a time, not --all or --compare")
     from builder.bench.runner import run_benchmark, run_benchmarks  # torch: only for commands that run models
 
     catalog = Catalog(args.db)
@@ -153,10 +158,21 @@ def cmd_bench(args) -> int:
             raise UsageError("--compare takes at least two specs, e.g. --compare 'llama-2-7b:norm_position=post' llama-2-7b")
         _print(_store(catalog, run_benchmarks([_config(args, spec) for spec in args.compare])), args.json, compare=True)
         return 0
+    if args.key and _sharded(args):
+        from builder.bench.sharded import run_sharded_benchmark
+        from builder.distributed.sharding import Sharding
+
+        sharding = Sharding(args.nproc or 1, args.tp, args.checkpoint)
+        _print(_store(catalog, [run_sharded_benchmark(_config(args, args.key), sharding)]), args.json)
+        return 0
     if args.key:
         _print(_store(catalog, [run_benchmark(_config(args, args.key))]), args.json)
         return 0
     return _bench_all(args, catalog)
+
+
+def _sharded(args) -> bool:
+    return bool(args.nproc) or args.tp > 1 or args.checkpoint
 
 
 def _bench_all(args, catalog) -> int:
@@ -207,6 +223,10 @@ def register_bench(commands: argparse._SubParsersAction) -> None:
                        help="then time more until every IQR is at most this share of its median (default 0.05; 0: no)")
     bench.add_argument("--budget", type=float, default=30.0,
                        help="... or until the timed steps have taken this many seconds (default 30)")
+    bench.add_argument("--nproc", type=int, help="ranks to shard over with FSDP2 (NCCL on cuda, gloo on cpu); "
+                                                 "a fixed --iters, no --spread")
+    bench.add_argument("--tp", type=int, default=1, help="tensor-parallel degree within --nproc (default 1)")
+    bench.add_argument("--checkpoint", action="store_true", help="activation checkpointing per block")
     bench.add_argument("--seed", type=int, default=0)
     bench.add_argument("--json", action="store_true", help="print the stored rows as JSON")
     bench.set_defaults(run=cmd_bench)

@@ -274,6 +274,8 @@ class BenchResult:
     kv_cache_bytes_per_token: int | None
     kv_cache_bytes_per_token_measured: int | None
     details: dict = field(default_factory=dict)
+    world_size: int = 1  # ranks the step ran on (builder.bench.sharded)
+    sharding: str = "none"  # how they split the model: fsdp, fsdp+tp2, tp2 (+ckpt)
     created_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
 
     @property
@@ -290,7 +292,9 @@ class BenchResult:
 
     @property
     def mfu(self) -> float | None:
-        return mfu(self.achieved_flops_per_s, self.device_name, self.config.dtype, torch.device(self.device).type)
+        """Against the combined peak of every rank's device."""
+        per_device = mfu(self.achieved_flops_per_s, self.device_name, self.config.dtype, torch.device(self.device).type)
+        return None if per_device is None else per_device / self.world_size
 
     def row(self) -> BenchmarkRow:
         return BenchmarkRow(
@@ -302,6 +306,8 @@ class BenchResult:
             seq=self.seq,
             dtype=self.config.dtype,
             compiled=self.config.compile,
+            world_size=self.world_size,
+            sharding=self.sharding,
             device=self.device,
             device_name=self.device_name,
             torch_version=torch.__version__,

@@ -261,6 +261,19 @@ def test_benchmark_rows_cross_schema_versions_by_migration_only(catalog_path, mo
     assert _stored(catalog_path) == [7.0]
 
 
+def test_rows_stored_before_sharded_runs_migrate_as_one_process_runs(catalog_path):
+    Catalog(catalog_path).add_benchmark(_row(tokens_per_s=3.0))
+    connection = sqlite3.connect(catalog_path)
+    connection.execute("ALTER TABLE benchmarks DROP COLUMN world_size")
+    connection.execute("ALTER TABLE benchmarks DROP COLUMN sharding")
+    connection.execute("UPDATE meta SET value = '1' WHERE name = 'benchmark_schema'")
+    connection.commit()
+    connection.close()
+    build_catalog(catalog_path)
+    row = Catalog(catalog_path).benchmarks().iloc[0]
+    assert (row["tokens_per_s"], row["world_size"], row["sharding"]) == (3.0, 1, "none")
+
+
 def test_broken_specs_keep_serving_the_last_good_catalog(catalog_path, tmp_path, monkeypatch, capsys):
     specs = tmp_path / "specs"
     shutil.copytree(specs_dir(), specs)

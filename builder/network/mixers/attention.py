@@ -68,11 +68,13 @@ class Attention(nn.Module, Initialised):
             return "sdpa" if plain else "flex"
         return "eager" if self.softcap is not None else "sdpa"
 
-    def _heads(self, x: torch.Tensor, heads: int) -> torch.Tensor:
-        return x.reshape(x.shape[0], x.shape[1], heads, self.head_dim).transpose(1, 2)  # [B, heads, T, head_dim]
+    def _heads(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, T, heads * head_dim] -> [B, heads, T, head_dim]; the heads are however many the projection gave
+        (all of them, or a tensor-parallel rank's share)."""
+        return x.unflatten(-1, (-1, self.head_dim)).transpose(1, 2)
 
     def _keys_and_values(self, source: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self._heads(self.k_proj(source), self.n_kv_heads), self._heads(self.v_proj(source), self.n_kv_heads)
+        return self._heads(self.k_proj(source)), self._heads(self.v_proj(source))
 
     def _temperature(self, q: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         """LLaMA 4's NoPE-layer query scaling: 1 + scale * log(1 + floor((pos + 1) / floor_scale)).
@@ -110,7 +112,7 @@ class Attention(nn.Module, Initialised):
 
     def forward(self, x: torch.Tensor, inputs: StackInputs, cache: LayerCache | None = None) -> torch.Tensor:
         plan = self.plan
-        q = self._heads(self.q_proj(x), self.n_heads)
+        q = self._heads(self.q_proj(x))
         if plan.cross:  # the encoder output's keys and values, projected once per generation
             if cache is None or cache.cross_kv is None:
                 k, v = self._keys_and_values(inputs.memory)
