@@ -10,9 +10,19 @@ from dashboard.data import catalog_summary
 
 st.set_page_config(page_title="archzoo: LM architecture trends", page_icon=":material/timeline:", layout="wide")
 
+TRENDS = st.Page("dashboard/pages/trends.py", title="Architecture trends", icon=":material/trending_up:",
+                 url_path="trends")
+
+
+def _home() -> None:
+    """The root URL opens Trends at its own address, so /trends is a page and not only the default view."""
+    st.switch_page(TRENDS)
+
+
 PAGES = {
+    "": [st.Page(_home, title="archzoo", url_path="home", default=True, visibility="hidden")],
     "Trends": [
-        st.Page("dashboard/pages/trends.py", title="Architecture trends", icon=":material/trending_up:", url_path="trends", default=True),
+        TRENDS,
         st.Page("dashboard/pages/hyperparameters.py", title="Hyperparameters", icon=":material/straighten:", url_path="hyperparameters"),
     ],
     "Models": [

@@ -18,14 +18,28 @@ NOT_PUBLISHED = "not published"
 
 
 @dataclass(frozen=True)
+class Paper:
+    """The paper that introduced or established a choice."""
+
+    title: str
+    url: str
+
+
+@dataclass(frozen=True)
 class Choice:
-    """One design decision: its URL/query name, its title, a sentence of context and how to read it off a row."""
+    """One design decision: its URL/query name, its title, why it matters, how to read it off a row, and the
+    papers behind it."""
 
     name: str
     title: str
     story: str
     label: Callable[[pd.Series], str | None]
     order: tuple[str, ...]  # legend order, oldest convention first
+    papers: tuple[Paper, ...] = ()
+    phrases: dict[str, str] | None = None  # how the consensus line names a label ("gated" -> "gated MLPs")
+
+    def phrase(self, label: str) -> str:
+        return (self.phrases or {}).get(label, label)
 
 
 def _spelled(column: str) -> Callable[[pd.Series], str | None]:
@@ -63,20 +77,33 @@ def _layer_mix(row: pd.Series) -> str | None:
     pattern = row["layer_pattern"]
     if pd.isna(pattern):
         return None
+    local = "chunked" if bool(row["chunked_attention"]) else "sliding"
     if "L" not in pattern:
         return "all global"
     if "G" not in pattern:
-        return "all local"
-    return "hybrid local/global"
+        return f"all {local}"
+    return f"{local} + global"
+
+
+def _position(row: pd.Series) -> str | None:
+    value = row["position"]
+    if pd.isna(value):
+        return None
+    spelled = label("position", value)
+    return f"{spelled} + NoPE global layers" if bool(row["global_nope"]) else spelled
 
 
 def _biases(row: pd.Series) -> str | None:
-    linear, qkv = row["linear_bias"], row["qkv_bias"]
-    if pd.isna(linear) or pd.isna(qkv):
+    """Which projections carry biases: the public row's linear_bias and qkv_bias, and the record's MLP biases
+    (`mlp_bias`, added by dashboard.data), which can differ (the 2017 Transformer: MLP only)."""
+    linear, qkv, mlp = row["linear_bias"], row["qkv_bias"], row["mlp_bias"]
+    if pd.isna(linear) or pd.isna(qkv) or pd.isna(mlp):
         return None
-    if linear:
+    if linear and mlp:
         return "all linear layers"
-    return "q/k/v only" if qkv else "none"
+    if qkv:
+        return "q/k/v and MLP" if mlp else "q/k/v only"
+    return "MLP only" if mlp else "none"
 
 
 def _dropout(row: pd.Series) -> str | None:
@@ -90,59 +117,100 @@ def _moe(row: pd.Series) -> str:
     return "dense" if pd.isna(row["n_experts"]) else "mixture of experts"
 
 
+def _paper(title: str, arxiv: str) -> Paper:
+    return Paper(title, f"https://arxiv.org/abs/{arxiv}")
+
+
+VASWANI = _paper("Attention Is All You Need (Vaswani et al., 2017)", "1706.03762")
+PALM = _paper("PaLM: Scaling Language Modeling with Pathways (Chowdhery et al., 2022)", "2204.02311")
+GEMMA_2 = _paper("Gemma 2: Improving Open Language Models at a Practical Size (2024)", "2408.00118")
+
 CHOICES: tuple[Choice, ...] = (
     Choice("norm_position", "Norm position",
-           "The 2017 Transformer normalised after the residual add (post-norm); GPT-2 moved the norm before each "
-           "sublayer (pre-norm), and recent models add a second norm on the sublayer output.",
-           _spelled("norm_position"), _order("norm_position")),
+           "Normalising after the residual add (post-norm) needs warm-up and grows unstable in deep stacks; "
+           "normalising each sublayer's input (pre-norm) leaves a clean residual path. Gemma 2 adds a second norm on "
+           "the sublayer output, OLMo 2 keeps only that one.",
+           _spelled("norm_position"), _order("norm_position"),
+           (_paper("On Layer Normalization in the Transformer Architecture (Xiong et al., 2020)", "2002.04745"),
+            _paper("2 OLMo 2 Furious (Team OLMo, 2024)", "2501.00656"))),
     Choice("norm", "Normalisation",
-           "LayerNorm (mean and variance) gave way to RMSNorm (scale only), which is cheaper and as stable.",
-           _spelled("norm"), _order("norm")),
+           "RMSNorm drops LayerNorm's mean-centering and keeps only the rescaling: as good, and cheaper.",
+           _spelled("norm"), _order("norm"),
+           (_paper("Root Mean Square Layer Normalization (Zhang & Sennrich, 2019)", "1910.07467"),)),
+    Choice("gated_mlp", "Gated MLP",
+           "Multiplying two projections, one through the activation, beat plain ReLU and GELU MLPs at equal "
+           "compute; gated MLPs became the default.",
+           _flag("gated_mlp", "gated", "plain"), ("plain", "gated"),
+           (_paper("GLU Variants Improve Transformer (Shazeer, 2020)", "2002.05202"),),
+           {"gated": "gated MLPs", "plain": "plain MLPs"}),
     Choice("activation", "MLP activation",
-           "ReLU, then GELU, then gated linear units (SwiGLU, GeGLU) that multiply two projections.",
-           _spelled("activation"), _order("activation")),
+           "ReLU, then the smooth GELU (BERT, GPT-2), then gated units: SwiGLU and GeGLU.",
+           _spelled("activation"), _order("activation"),
+           (_paper("Gaussian Error Linear Units (Hendrycks & Gimpel, 2016)", "1606.08415"),
+            _paper("GLU Variants Improve Transformer (Shazeer, 2020)", "2002.05202"))),
     Choice("position", "Position encoding",
-           "Sinusoidal and learned absolute positions, relative biases, ALiBi, and finally rotary embeddings (RoPE).",
-           _spelled("position"), _order("position")),
+           "Rotating queries and keys by position (RoPE) makes attention depend on relative offsets with no "
+           "parameters; it replaced absolute tables and biases. Recent models leave positions out of their global "
+           "layers (NoPE).",
+           _position, (*_order("position"), "RoPE + NoPE global layers"),
+           (_paper("RoFormer: Enhanced Transformer with Rotary Position Embedding (Su et al., 2021)", "2104.09864"),
+            _paper("The Impact of Positional Encoding on Length Generalization in Transformers (2023)",
+                   "2305.19466"))),
     Choice("attention", "Attention heads",
-           "Multi-head attention keeps one key/value head per query head; multi-query shares one, "
-           "grouped-query attention shares each among a group, shrinking the KV cache.",
-           _spelled("attention"), _order("attention")),
+           "Sharing key/value heads among query heads shrinks the KV cache and decoding memory traffic: one for all "
+           "(multi-query) or one per group (grouped-query), at near multi-head quality.",
+           _spelled("attention"), _order("attention"),
+           (_paper("Fast Transformer Decoding: One Write-Head is All You Need (Shazeer, 2019)", "1911.02150"),
+            _paper("GQA: Training Generalized Multi-Query Transformer Models (Ainslie et al., 2023)", "2305.13245"))),
     Choice("layer_mix", "Local/global layers",
-           "Every layer attending to the whole context, or sliding-window/chunked local layers, alone or "
-           "interleaved with global ones (the recent hybrid pattern).",
-           _layer_mix, ("all global", "all local", "hybrid local/global")),
+           "Local layers attend to a sliding window or a fixed chunk: linear cost and a bounded KV cache. Interleaved "
+           "with a few global layers, they keep long-range access.",
+           _layer_mix, ("all global", "all sliding", "sliding + global", "chunked + global"),
+           (_paper("Longformer: The Long-Document Transformer (Beltagy et al., 2020)", "2004.05150"), GEMMA_2)),
     Choice("block", "Serial or parallel block",
-           "A serial block runs attention then the MLP; a parallel block (GPT-J, PaLM) feeds both the same input "
-           "and sums them.",
-           _flag("parallel_block", "parallel", "serial"), ("serial", "parallel")),
+           "A parallel block feeds attention and the MLP the same normalised input and sums them, so their "
+           "matmuls fuse; PaLM reported about 15% faster training.",
+           _flag("parallel_block", "parallel", "serial"), ("serial", "parallel"), (PALM,),
+           {"serial": "serial blocks", "parallel": "parallel blocks"}),
     Choice("qk_norm", "QK-norm",
-           "Normalising queries and keys before the dot product keeps attention logits bounded.",
-           _flag("qk_norm", "QK-norm", "no QK-norm"), ("no QK-norm", "QK-norm")),
+           "Normalising queries and keys before their dot product stops attention logits from blowing up at scale.",
+           _flag("qk_norm", "QK-norm", "no QK-norm"), ("no QK-norm", "QK-norm"),
+           (_paper("Scaling Vision Transformers to 22 Billion Parameters (Dehghani et al., 2023)", "2302.05442"),)),
     Choice("z_loss", "z-loss",
-           "An auxiliary loss on log Z of the output softmax that keeps the logits from drifting (PaLM).",
-           _present("z_loss", "z-loss", "no z-loss"), ("no z-loss", "z-loss")),
+           "A small penalty on log Z of the output softmax keeps the logits near zero and bf16 training stable.",
+           _present("z_loss", "z-loss", "no z-loss"), ("no z-loss", "z-loss"), (PALM,)),
     Choice("attn_softcap", "Attention logit soft-cap",
-           "c·tanh(logits/c) on attention logits bounds them smoothly (Gemma 2, Grok-1).",
-           _present("attn_softcap", "soft-capped", "uncapped"), ("uncapped", "soft-capped")),
+           "c·tanh(logits/c) bounds attention logits smoothly instead of clipping them.",
+           _present("attn_softcap", "soft-capped", "uncapped"), ("uncapped", "soft-capped"), (GEMMA_2,)),
     Choice("final_softcap", "Output logit soft-cap",
            "The same cap on the output logits.",
-           _present("final_softcap", "soft-capped", "uncapped"), ("uncapped", "soft-capped")),
+           _present("final_softcap", "soft-capped", "uncapped"), ("uncapped", "soft-capped"), (GEMMA_2,)),
     Choice("moe", "Mixture of experts",
-           "Dense MLPs, or routed experts of which each token uses only a few.",
-           _moe, ("dense", "mixture of experts")),
+           "A router sends each token to a few of many expert MLPs: far more parameters for the same compute per "
+           "token.",
+           _moe, ("dense", "mixture of experts"),
+           (_paper("Outrageously Large Neural Networks: The Sparsely-Gated Mixture-of-Experts Layer (2017)",
+                   "1701.06538"), _paper("Mixtral of Experts (Jiang et al., 2024)", "2401.04088"))),
     Choice("tied_embeddings", "Tied embeddings",
-           "Whether the output projection reuses the input embedding matrix.",
-           _flag("tied_embeddings", "tied", "untied"), ("tied", "untied")),
+           "Reusing the input embedding as the output projection removes a vocabulary-sized matrix; large models "
+           "mostly untie them again.",
+           _flag("tied_embeddings", "tied", "untied"), ("tied", "untied"),
+           (_paper("Using the Output Embedding to Improve Language Models (Press & Wolf, 2016)", "1608.05859"),)),
     Choice("biases", "Linear biases",
-           "Biases in every projection (the 2017 default), on q/k/v only (Qwen), or none (PaLM, LLaMA).",
-           _biases, ("all linear layers", "q/k/v only", "none")),
+           "Biases in every projection were the early default (the 2017 Transformer: MLP only); PaLM dropped them "
+           "all for stability, Qwen keeps them on q/k/v.",
+           _biases, ("all linear layers", "q/k/v and MLP", "MLP only", "q/k/v only", "none"), (VASWANI, PALM),
+           {"all linear layers": "biases in every projection", "q/k/v and MLP": "q/k/v and MLP biases",
+            "MLP only": "MLP biases only", "q/k/v only": "q/k/v biases only", "none": "no linear biases"}),
     Choice("dropout", "Dropout",
-           "Pretraining dropout, standard early on and dropped once models saw each token about once.",
-           _dropout, ("dropout", "no dropout")),
+           "Standard in pretraining early on, and dropped once models saw each token about once.",
+           _dropout, ("dropout", "no dropout"), (), {"dropout": "pretraining dropout", "no dropout": "no dropout"}),
 )
 
 CHOICES_BY_NAME = {choice.name: choice for choice in CHOICES}
+# The choices the one-line consensus speaks of: those every model makes and the lecture's story is about.
+HEADLINE_CHOICES = tuple(CHOICES_BY_NAME[name] for name in (
+    "position", "gated_mlp", "norm", "norm_position", "attention", "biases", "block", "dropout"))
 
 
 def choice_labels(frame: pd.DataFrame, choice: Choice) -> pd.Series:
@@ -160,25 +228,53 @@ def legend_order(labels: pd.Series, choice: Choice) -> list[str]:
     return known + others + ([NOT_PUBLISHED] if NOT_PUBLISHED in present else [])
 
 
-def adoption(frame: pd.DataFrame, labels: pd.Series) -> pd.DataFrame:
-    """Share of the models released up to each year that made each choice.
+def yearly_shares(frame: pd.DataFrame, labels: pd.Series) -> pd.DataFrame:
+    """Share of the models released in each year that made each choice (per release year, not cumulative).
 
-    One row per (year, label) from the first to the last release year: `models` is how many
-    models up to that year chose the label, `share` that count over all models up to that year.
+    One row per (year with releases, label present in the frame): `models` released that year with the label,
+    `total` released that year, `share` = models / total.
     """
     if frame.empty:
         return pd.DataFrame(columns=["year", "label", "models", "total", "share"])
-    years = range(int(frame["year"].min()), int(frame["year"].max()) + 1)
     data = pd.DataFrame({"year": frame["year"].astype(int).to_numpy(), "label": labels.to_numpy()})
-    rows = []
-    for year in years:
-        upto = data[data["year"] <= year]
-        counts = upto["label"].value_counts()
-        for label in data["label"].unique():
-            models = int(counts.get(label, 0))
-            rows.append({"year": year, "label": label, "models": models, "total": len(upto),
-                         "share": models / len(upto) if len(upto) else 0.0})
+    counts = data.groupby(["year", "label"]).size()
+    totals = data.groupby("year").size()
+    rows = [{"year": int(year), "label": label, "models": int(counts.get((year, label), 0)), "total": int(total),
+             "share": counts.get((year, label), 0) / total}
+            for year, total in totals.items() for label in data["label"].unique()]
     return pd.DataFrame(rows)
+
+
+def consensus_summary(frame: pd.DataFrame, since: int, choices: tuple[Choice, ...] = CHOICES) -> str:
+    """One line on what the models released in or after `since` agree on, computed from `frame`.
+
+    Per choice, among the models with a published value: "all X" when every one made it, "N% X" when at
+    least three in four did (a negative phrase reads "no X" / "N% no X"), and, unless one choice took all,
+    "no Y" for a label that most earlier models chose and none since.
+    """
+    recent, earlier = frame[frame["year"] >= since], frame[frame["year"] < since]
+    if recent.empty:
+        return f"No listed model was released in {since} or later."
+    parts: list[str] = []
+    for choice in choices:
+        labels = choice_labels(recent, choice)
+        known = labels[labels != NOT_PUBLISHED]
+        if known.empty:
+            continue
+        counts = known.value_counts()
+        top, share = counts.index[0], counts.iloc[0] / len(known)
+        phrase = choice.phrase(top)
+        if share == 1:
+            parts.append(phrase if phrase.startswith("no ") else f"all {phrase}")
+            continue
+        if share >= 0.75:
+            parts.append(f"{share:.0%} {phrase}")
+        before = choice_labels(earlier, choice)
+        before = before[before != NOT_PUBLISHED]
+        for label, n in before.value_counts().items():
+            if n / len(before) >= 0.5 and label not in counts.index and not choice.phrase(label).startswith("no "):
+                parts.append(f"no {choice.phrase(label)}")
+    return f"Since {since} ({len(recent)} models): " + ", ".join(parts) + "."
 
 
 def first_adopters(frame: pd.DataFrame, labels: pd.Series) -> pd.DataFrame:

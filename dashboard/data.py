@@ -12,6 +12,7 @@ import streamlit as st
 
 from zoo import Catalog, CatalogError, ModelRecord, SpecError, default_path
 from zoo.catalog import specs_fingerprint
+from zoo.schema import SourceKind
 
 # What can go wrong opening the catalog: an invalid or missing spec, or an unusable path.
 OPEN_ERRORS = (CatalogError, SpecError, OSError)
@@ -31,18 +32,33 @@ def catalog() -> Catalog:
     return _open_catalog(*_cache_key())
 
 
-@st.cache_data(show_spinner=False)
-def _models_frame(path: str, fingerprint: str) -> pd.DataFrame:
-    opened = _open_catalog(path, fingerprint)
-    frame = opened.frame()
-    multilingual = {record.key: record.multilingual for record in opened.records()}
+def with_record_columns(frame: pd.DataFrame, records: list[ModelRecord]) -> pd.DataFrame:
+    """The public rows plus what the dashboard reads from the full records: `release_date` (datetime),
+    `multilingual`, `mlp_bias` (MLP biases, which may differ from linear_bias), and the first paper among the
+    record's sources (`paper`, `paper_url`; empty where it cites none)."""
+    by_key = {record.key: record for record in records}
+
+    def paper(key: str, field: str) -> str:
+        papers = [source for source in by_key[key].sources if source.kind is SourceKind.paper]
+        return getattr(papers[0], field) if papers else ""
+
+    frame = frame.copy()
     frame["release_date"] = pd.to_datetime(frame["released"], format="%Y-%m")
-    frame["multilingual"] = frame["key"].map(multilingual).astype("boolean")
+    frame["multilingual"] = frame["key"].map(lambda key: by_key[key].multilingual).astype("boolean")
+    frame["mlp_bias"] = frame["key"].map(lambda key: by_key[key].architecture.has_mlp_bias).astype("boolean")
+    frame["paper"] = frame["key"].map(lambda key: paper(key, "title"))
+    frame["paper_url"] = frame["key"].map(lambda key: paper(key, "url"))
     return frame
 
 
+@st.cache_data(show_spinner=False)
+def _models_frame(path: str, fingerprint: str) -> pd.DataFrame:
+    opened = _open_catalog(path, fingerprint)
+    return with_record_columns(opened.frame(), opened.records())
+
+
 def models_frame() -> pd.DataFrame:
-    """The catalog's contract columns, plus `release_date` (datetime) and `multilingual` (from the record)."""
+    """The catalog's contract columns plus the record columns of `with_record_columns`."""
     return _models_frame(*_cache_key())
 
 

@@ -67,6 +67,36 @@ def parameter_gap(published: int | None, computed: int | None) -> float | None:
     return (computed - published) / published
 
 
+def gap_text(gap: float | None) -> str | None:
+    """The computed count against the published one: 'matches published' within 0.005%, else a signed %."""
+    if gap is None:
+        return None
+    return "matches published" if abs(gap) < 5e-5 else f"{gap:+.2%} vs published"
+
+
+def choices_against_year(frame: pd.DataFrame, key: str, choices) -> pd.DataFrame:
+    """For each choice: this model's label, and the share of the same year's models that made it, marked
+    'consensus' (at least 75%), 'majority', 'minority' or 'alone'."""
+    from dashboard.choices import NOT_PUBLISHED, choice_labels
+
+    year = frame.loc[frame["key"] == key, "year"].iloc[0]
+    same_year = frame[frame["year"] == year]
+    rows = []
+    for choice in choices:
+        labels = choice_labels(same_year, choice)
+        mine = labels[same_year["key"] == key].iloc[0]
+        if mine == NOT_PUBLISHED:
+            rows.append({"choice": choice.title, "this model": mine, f"models of {year}": "—"})
+            continue
+        known = labels[labels != NOT_PUBLISHED]
+        share = (known == mine).sum() / len(known)
+        verdict = ("alone" if (known == mine).sum() == 1 and len(known) > 1 else "consensus" if share >= 0.75
+                   else "majority" if share > 0.5 else "minority")
+        rows.append({"choice": choice.title, "this model": mine,
+                     f"models of {year}": f"{share:.0%} of {len(known)} · {verdict}"})
+    return pd.DataFrame(rows).set_index("choice")
+
+
 def build_snippet(key: str) -> str:
     """Python that builds the model with archzoo's builder: full size on the meta device, and a tiny proxy."""
     return (

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboard import charts
+from dashboard.benchmark_rows import run_names, stored_runs_table, with_spread
 from dashboard.data import OPEN_ERRORS, benchmarks_frame, models_or_stop, show_open_error
 
 st.title("Benchmarks")
@@ -24,11 +25,11 @@ if runs.empty:
     st.stop()
 
 names = dict(zip(models["key"], models["name"]))
-runs = runs.assign(
+runs = with_spread(runs).assign(
     model=runs["key"].map(names).fillna(runs["key"]),
-    run=lambda f: f["model"] + (" · " + f["variant"]).where(f["variant"] != "", ""),
     where=runs["device_name"].where(runs["device_name"] != "", runs["device"]),
 )
+runs["run"] = run_names(runs)
 left, right = st.columns(2)
 with left:
     modes = sorted(runs["mode"].unique())
@@ -45,7 +46,6 @@ if shown.empty:
 st.caption(f"{len(shown)} of {len(runs)} runs.")
 details = [charts.alt.Tooltip("batch:Q", title="Batch"), charts.alt.Tooltip("seq:Q", title="Sequence"),
            charts.alt.Tooltip("dtype:N", title="dtype"), charts.alt.Tooltip("created_at:N", title="Measured")]
-height = 180 + 50 * shown["run"].nunique()  # total pixels: axis and legend included
 
 
 def bars(frame, value, title, missing, **formats):
@@ -56,29 +56,24 @@ def bars(frame, value, title, missing, **formats):
         return
     chart = charts.grouped_bars(frame, value, title, "where", "Device", category="run", category_title="Run",
                                 extra_tooltip=details, **formats)
-    st.altair_chart(chart.properties(height=height), width="stretch")
+    st.altair_chart(chart, width="stretch")
 
 
 first, second, third = st.columns(3)
 with first:
     st.subheader("Throughput")
-    bars(shown, "tokens_per_s", "Tokens per second", "No throughput recorded for these runs.", value_format=",.0f")
+    bars(shown, "tokens_per_s", "Tokens per second (bar: median; line: interquartile range)",
+         "No throughput recorded for these runs.", value_format=",.0f", error=("tokens_per_s_q1", "tokens_per_s_q3"))
 with second:
     st.subheader("Model FLOPs utilisation")
     bars(shown, "mfu", "MFU (share of peak FLOP/s)",
          "No MFU for these runs: it needs a device with a known peak (CPU runs have none).",
-         value_format=".1%", axis_format="%")
+         value_format=".1%", axis=charts.alt.Axis(title="MFU (share of peak FLOP/s)", format="%"))
 with third:
     st.subheader("Peak memory")
     memory = shown.assign(peak_gib=shown["peak_memory_bytes"].astype(float) / 2**30)
     bars(memory, "peak_gib", "Peak memory (GiB)", "No peak memory recorded for these runs.",
-         value_format=".2f", axis_format=".2~f")
+         value_format=".2f", axis=charts.alt.Axis(title="Peak memory (GiB)", format=".2~f"))
 
 st.subheader("Stored runs")
-st.dataframe(shown[["model", "variant", "mode", "batch", "seq", "dtype", "compiled", "where", "torch_version",
-                    "tokens_per_s", "step_time_median_s", "mfu", "peak_memory_bytes", "kv_cache_bytes_per_token",
-                    "kv_cache_bytes_per_token_measured", "created_at"]],
-             hide_index=True, width="stretch", key="runs_table",
-             column_config={"where": "Device", "tokens_per_s": st.column_config.NumberColumn("Tokens/s", format="%.0f"),
-                            "mfu": st.column_config.NumberColumn("MFU", format="percent"),
-                            "peak_memory_bytes": st.column_config.NumberColumn("Peak memory", format="bytes")})
+st.dataframe(stored_runs_table(shown), hide_index=True, width="stretch", key="runs_table")

@@ -4,6 +4,7 @@ import streamlit as st
 
 from dashboard import charts, filters
 from dashboard.data import models_or_stop
+from zoo.labels import label
 
 TABLE_COLUMNS = ["model_page", "name", "organization", "released", "arch", "params_published", "params_total",
                  "n_layers", "d_model", "n_heads", "n_kv_heads", "d_ff", "vocab_size", "context_length", "norm",
@@ -32,6 +33,8 @@ if selected.empty:
 
 st.caption(f"{len(selected)} of {len(models)} models.")
 table = selected.assign(model_page="/model?model=" + selected["key"])[TABLE_COLUMNS]
+for column in ("arch", "norm", "norm_position", "activation", "position", "attention"):
+    table[column] = table[column].map(lambda value, column=column: label(column, value), na_action="ignore")
 st.dataframe(
     table,
     hide_index=True,
@@ -40,13 +43,26 @@ st.dataframe(
         "model_page": st.column_config.LinkColumn("Page", display_text="open", help="The model's page"),
         "name": st.column_config.TextColumn("Model", pinned=True),
         "organization": "Organisation",
+        "released": "Released",
+        "arch": "Architecture",
         "params_published": st.column_config.NumberColumn("Params (published)", format="compact"),
         "params_total": st.column_config.NumberColumn("Params (computed)", format="compact"),
+        "n_layers": st.column_config.NumberColumn("Layers", format="localized"),
+        "d_model": st.column_config.NumberColumn("Width", format="localized"),
+        "n_heads": st.column_config.NumberColumn("Heads", format="localized"),
+        "n_kv_heads": st.column_config.NumberColumn("KV heads", format="localized"),
+        "d_ff": st.column_config.NumberColumn("MLP width", format="localized"),
         "vocab_size": st.column_config.NumberColumn("Vocabulary", format="localized"),
         "context_length": st.column_config.NumberColumn("Context", format="localized"),
+        "norm": "Norm",
+        "norm_position": "Norm position",
+        "activation": "Activation",
+        "position": "Positions",
+        "attention": "Attention",
+        "layer_pattern": "Layer pattern",
         "parallel_block": "Parallel block",
         "tied_embeddings": "Tied embeddings",
-        "n_experts": "Experts",
+        "n_experts": st.column_config.NumberColumn("Experts", format="localized"),
     },
 )
 st.download_button("Download these rows (CSV)", selected.drop(columns=["release_date"]).to_csv(index=False),

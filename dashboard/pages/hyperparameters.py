@@ -5,6 +5,7 @@ import streamlit as st
 
 from dashboard import charts, filters
 from dashboard.data import models_or_stop
+from zoo.labels import label
 
 st.title("Hyperparameters over time")
 st.caption("Hover a point for the model and its values; drag to pan, scroll to zoom, double-click to reset. "
@@ -39,34 +40,36 @@ with first:
     st.markdown("Plain MLPs settled on **4×**; gated MLPs (SwiGLU, GeGLU) have three matrices, so **8/3×** keeps "
                 "the parameter count of a 4× plain MLP.")
     ffn = selected.assign(mlp=selected["gated_mlp"].map({True: "gated", False: "plain"}))
-    chart = charts.over_time(ffn, "ffn_ratio", "d_ff / d_model (×)", log=True, value_format=".2f",
-                             color="mlp", color_title="MLP",
+    chart = charts.over_time(ffn, "ffn_ratio", "d_ff / d_model (×, log scale)", log=True, value_format=".2f",
+                             ticks=[1.5, 2, 6, 8], domain=(1.5, 8), references=[(4.0, "4× plain"), (8 / 3, "8/3× gated")],
+                             color="mlp", color_title="MLP", shape=True,
                              details=[("d_ff", "d_ff", ",d"), ("d_model", "d_model", ",d")])
-    chart_or_note(charts.with_reference_lines(chart, [(4.0, "4× (plain MLP)"), (8 / 3, "8/3× (gated MLP)")]),
-                  ffn, "ffn_ratio")
+    chart_or_note(chart, ffn, "ffn_ratio")
 with second:
     st.subheader("Aspect ratio: d_model / n_layers")
     st.markdown("Width per layer; scaling studies (Kaplan et al. 2020) found loss flat across a wide range, "
                 "and most models sit in the **100–200** band.")
-    chart = charts.over_time(selected, "aspect_ratio", "d_model / n_layers (width per layer)", log=True,
-                             value_format=".0f", details=SHAPE)
-    chart_or_note(charts.with_band(chart, 100, 200, "100–200 band"), selected, "aspect_ratio")
+    chart = charts.over_time(selected, "aspect_ratio", "d_model / n_layers (width per layer, log scale)", log=True,
+                             value_format=".0f", ticks=[25, 50, 100, 200, 400], domain=(20, 500),
+                             band=(100, 200, "100–200 band"), details=SHAPE)
+    chart_or_note(chart, selected, "aspect_ratio")
 
 first, second = st.columns(2)
 with first:
     st.subheader("Head ratio: n_heads · head_dim / d_model")
     st.markdown("**1** when the heads split the residual width between them; above 1 when heads are wider.")
     chart = charts.over_time(selected, "head_ratio", "n_heads · head_dim / d_model (×, log scale)", log=True,
-                             value_format=".2f",
+                             value_format=".2f", ticks=[0.5, 1.5, 2, 3], domain=(0.5, 3), references=[(1.0, "1×")],
                              details=[("n_heads", "Heads", ",d"), ("head_dim", "head_dim", ",d"),
                                       ("d_model", "d_model", ",d")])
-    chart_or_note(charts.with_reference_lines(chart, [(1.0, "1×")]), selected, "head_ratio")
+    chart_or_note(chart, selected, "head_ratio")
 with second:
     st.subheader("Vocabulary size")
     st.markdown("Multilingual training needs a larger vocabulary than a mostly-English one.")
     vocab = selected.assign(languages=selected["multilingual"].map({True: "multilingual", False: "monolingual"}))
-    chart_or_note(charts.over_time(vocab, "vocab_size", "Vocabulary (tokens, log scale)", log=True, axis_format="~s",
-                                   color="languages", color_title="Training languages"), vocab, "vocab_size")
+    chart_or_note(charts.over_time(vocab, "vocab_size", "Vocabulary (tokens, log scale)", log=True, si=True,
+                                   ticks=[30_000, 50_000, 100_000, 150_000, 250_000], color="languages",
+                                   color_title="Training languages", shape=True), vocab, "vocab_size")
 
 first, second = st.columns(2)
 with first:
@@ -74,24 +77,28 @@ with first:
     st.markdown("As published, and as computed from the architecture: total, and active per token for "
                 "mixture-of-experts models.")
     figures = {"params_published": "published", "params_total": "computed total", "params_active": "active per token"}
-    params = selected.melt(id_vars=["name", "organization", "released", "release_date"], value_vars=list(figures),
+    params = selected.melt(id_vars=["key", "name", "organization", "released", "release_date", "paper"],
+                           value_vars=list(figures),
                            var_name="figure", value_name="parameters").dropna(subset=["parameters"])
     params["figure"] = params["figure"].map(figures)
     params["parameters"] = params["parameters"].astype(float)
-    chart_or_note(charts.over_time(params, "parameters", "Parameters (log scale)", log=True, value_format=".3s",
-                                   axis_format="~s",
-                                   color="figure", color_title="Figure"), params, "parameters")
+    chart_or_note(charts.over_time(params, "parameters", "Parameters (log scale)", log=True, value_format=",.0f",
+                                   si=True, ticks=[1e8, 1e9, 1e10, 1e11, 1e12], color="figure", color_title="Figure",
+                                   shape=True), params, "parameters")
 with second:
     st.subheader("Context length")
     st.markdown("Sequence length the model was trained on.")
     chart_or_note(charts.over_time(selected, "context_length", "Context length (tokens, log scale)", log=True,
-                                   axis_format="~s"),
+                                   binary=True, ticks=[512, 2048, 8192, 32768, 131072, 1048576, 10485760],
+                                   value_format=",d"),
                   selected, "context_length")
 
 st.subheader("KV-cache bytes per token")
 st.markdown("Keys and values cached per generated token at 16-bit precision over all layers: what multi-query, "
             "grouped-query and local attention cut.")
-chart_or_note(charts.over_time(selected, "kv_cache_bytes_per_token", "KV cache per token (bytes, log scale)",
-                               log=True, value_format=".3s", axis_format="~s", color="attention", color_title="Attention",
-                               details=[("n_kv_heads", "KV heads", ",d"), ("n_layers", "Layers", ",d")]),
-              selected, "kv_cache_bytes_per_token")
+kv = selected.assign(attention_kind=selected["attention"].map(lambda v: label("attention", v), na_action="ignore"))
+chart_or_note(charts.over_time(kv, "kv_cache_bytes_per_token", "KV cache per token (bytes, log scale)",
+                               log=True, value_format=",.0f", si=True, ticks=[1e4, 1e5, 1e6, 1e7],
+                               color="attention_kind", color_title="Attention",
+                               shape=True, details=[("n_kv_heads", "KV heads", ",d"), ("n_layers", "Layers", ",d")]),
+              kv, "kv_cache_bytes_per_token")

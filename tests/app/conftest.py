@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import streamlit as st
 
+from dashboard.data import with_record_columns
 from zoo import Catalog
 
 
@@ -30,4 +31,5 @@ def catalog(catalog_path, monkeypatch) -> Catalog:
 
 @pytest.fixture
 def frame(catalog) -> pd.DataFrame:
-    return catalog.frame()
+    """The rows the pages read: the public columns plus the record columns the dashboard adds."""
+    return with_record_columns(catalog.frame(), catalog.records())

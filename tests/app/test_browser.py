@@ -7,6 +7,7 @@ appears, and one filter clicked in the page changes a chart. Screenshots land in
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 import socket
@@ -152,10 +153,52 @@ def rarest_arch(frame) -> str:
     return frame["arch"].value_counts().index[-1]
 
 
+PAGE_URLS = ["", "trends", "hyperparameters", "explorer", "model?model=gemma-2-9b", "compare?models=t5-11b&models=mixtral-8x7b",
+             "benchmarks"]
+
+
+def no_modal(page) -> bool:
+    return page.locator('[role="dialog"]').count() == 0 and page.get_by_text("Page not found").count() == 0
+
+
+def test_every_page_url_opens_its_page_and_loads_warm_in_seconds(dashboard, page):
+    """Each URL the app defines (the root opens /trends) draws without a modal; the second, warm visit is timed
+    and the times written beside the screenshots (test-artifacts/load-times.json)."""
+    base, _ = dashboard
+    times = {}
+    for path in PAGE_URLS:
+        for visit in ("cold", "warm"):
+            start = time.perf_counter()
+            page.goto(f"{base}/{path}")
+            wait_until_idle(page)
+            page.locator('[data-testid="stMain"] h1').first.wait_for(timeout=60_000)
+            if not path.startswith("model"):
+                drawn_charts(page, 1)
+            times[path or "/"] = round(time.perf_counter() - start, 2)
+            assert no_modal(page), path
+            assert_no_error(page)
+        if path == "":
+            assert page.url.rstrip("/").endswith("/trends")
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "load-times.json").write_text(json.dumps(times, indent=2) + "\n")
+
+
+def test_diagrams_of_an_encoder_decoder_and_a_mixture_of_experts_draw_side_by_side(dashboard, page):
+    base, _ = dashboard
+    page.goto(f"{base}/compare?models=t5-11b&models=mixtral-8x7b")
+    wait_until_idle(page)
+    diagrams = page.locator('svg[aria-label$="diagram"]')
+    diagrams.first.wait_for(timeout=30_000)
+    assert diagrams.count() == 2
+    text = diagrams.nth(0).text_content() + diagrams.nth(1).text_content()
+    assert "Encoder" in text and "cross-attention" in text and "MoE: 8 experts, top-2" in text
+    screenshot(page, "compare-diagrams")
+
+
 @pytest.mark.parametrize("path", ["trends", "hyperparameters", "explorer"])
 def test_chart_pages_draw_and_the_architecture_filter_changes_them(dashboard, page, path):
     base, frame = dashboard
-    page.goto(f"{base}/{'' if path == 'trends' else path}")
+    page.goto(f"{base}/{path}")
     wait_until_idle(page)
     charts = drawn_charts(page, 1)
     assert all(c["marks"] > 0 for c in charts)

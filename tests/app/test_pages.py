@@ -12,7 +12,7 @@ import pytest
 import streamlit as st
 from tests.app.helpers import PAGES_DIR, chart_data, chart_datasets, charts, open_app, open_page
 
-from dashboard.choices import CHOICES
+from dashboard.choices import CHOICES, HEADLINE_CHOICES, consensus_summary
 from dashboard.comparison import COMPARED_FIELDS
 from zoo import BenchmarkRow, Catalog, SpecError
 from zoo.schema import ARCHITECTURE_FIELDS, NESTED_FIELDS
@@ -20,6 +20,11 @@ from zoo.schema import ARCHITECTURE_FIELDS, NESTED_FIELDS
 
 def models_caption(at) -> str:
     return next(c.value for c in at.caption if " models." in c.value)
+
+
+def points(chart) -> pd.DataFrame:
+    """The models a chart over time plots (the layer whose rows link to model pages, not its reference rules)."""
+    return next(d for d in chart_datasets(chart) if "page" in d.columns and "note" not in d.columns)
 
 
 def rarest_arch(frame: pd.DataFrame) -> str:
@@ -48,14 +53,17 @@ def test_the_navigation_reaches_every_page_without_an_error():
 # Trends
 
 
-def test_trends_draws_a_timeline_and_an_adoption_chart_per_choice(frame):
+def test_trends_leads_with_the_consensus_then_one_choice_in_detail(frame):
     at = open_page("trends")
-    drawn = charts(at)
-    assert len(drawn) == 2 * len(CHOICES)
-    assert models_caption(at) == f"{len(frame)} of {len(frame)} models."
-    assert len(chart_data(drawn[0])) == len(frame)
-    assert [s.value for s in at.subheader] == [c.title for c in CHOICES]
-    assert at.slider(key="years") and at.button_group(key="arch") and at.multiselect(key="choices")
+    heatmap, timeline, shares = charts(at)
+    assert models_caption(at).startswith(f"{len(frame)} of {len(frame)} models.")
+    since = int(frame["year"].max()) - 2
+    assert at.info[0].value == consensus_summary(frame, since, HEADLINE_CHOICES)
+    cells = chart_data(heatmap)
+    assert set(cells["choice"]) == {c.title for c in CHOICES}
+    assert len(chart_data(timeline)) == len(frame)
+    assert set(chart_data(shares)["year"]) == set(frame["year"])
+    assert [t.label for t in at.tabs] == ["Consensus by year", "One choice in detail"]
 
 
 def test_trends_architecture_filter_reduces_the_plotted_models(frame):
@@ -65,14 +73,18 @@ def test_trends_architecture_filter_reduces_the_plotted_models(frame):
     assert not at.exception
     expected = int((frame["arch"] == arch).sum())
     assert expected < len(frame)
-    assert models_caption(at) == f"{expected} of {len(frame)} models."
-    assert all(len(chart_data(chart)) == expected for chart in charts(at)[::2])
+    assert models_caption(at).startswith(f"{expected} of {len(frame)} models.")
+    assert len(chart_data(charts(at)[1])) == expected
 
 
-def test_trends_choices_in_the_url_pick_the_charts():
-    at = open_page("trends", {"choices": ["Norm position", "MLP activation"]})
-    assert [s.value for s in at.subheader] == ["Norm position", "MLP activation"]
-    assert len(charts(at)) == 4
+def test_trends_choice_in_the_url_picks_the_detail(frame):
+    at = open_page("trends", {"choice": "Local/global layers"})
+    timeline = chart_data(charts(at)[1])
+    assert "chunked + global" in set(timeline["label"])
+    named = timeline[timeline["first"]]
+    first = frame.loc[frame["chunked_attention"].fillna(False).astype(bool), "released"].min()
+    assert set(named.loc[named["label"] == "chunked + global", "released"]) == {first}
+    assert all(page.startswith("/model?model=") for page in timeline["page"])
 
 
 def test_trends_years_without_models_show_an_empty_state(frame):
@@ -94,9 +106,12 @@ def test_hyperparameters_draws_each_published_figure(frame):
     expected = sum(frame[c].notna().any() for c in columns) + int(has_params)
     assert len(charts(at)) == expected
     ffn = charts(at)[0]
-    assert len(chart_data(ffn)) == frame["ffn_ratio"].notna().sum()
-    references = pd.concat(chart_datasets(ffn)[1:])
+    assert len(points(ffn)) == frame["ffn_ratio"].notna().sum()
+    references = next(d for d in chart_datasets(ffn) if "value" in d.columns and "label" in d.columns)
     assert sorted(references["value"]) == pytest.approx([8 / 3, 4.0])
+    off_scale = next(d for d in chart_datasets(ffn) if "note" in d.columns)  # outliers named at the edge
+    assert set(off_scale["name"]) == set(frame.loc[frame["ffn_ratio"] > 8, "name"])
+    assert (off_scale["shown"] == 8).all()
     aspect = charts(at)[1]
     band = next(d for d in chart_datasets(aspect) if "low" in d.columns)
     assert (band["low"].iloc[0], band["high"].iloc[0]) == (100, 200)
@@ -104,8 +119,8 @@ def test_hyperparameters_draws_each_published_figure(frame):
 
 def test_hyperparameters_vocabulary_is_split_by_training_languages(catalog, frame):
     at = open_page("hyperparameters")
-    vocab = next(c for c in charts(at) if "languages" in chart_data(c).columns)
-    data = chart_data(vocab).set_index("name")
+    vocab = next(c for c in charts(at) if "languages" in points(c).columns)
+    data = points(vocab).set_index("name")
     published = set(frame.loc[frame["vocab_size"].notna(), "name"])
     assert set(data.index) == published
     for record in (r for r in catalog.records() if r.name in published):
@@ -116,7 +131,7 @@ def test_hyperparameters_filter_reduces_the_points(frame):
     arch = rarest_arch(frame)
     at = open_page("hyperparameters", {"arch": arch})
     assert models_caption(at) == f"{(frame['arch'] == arch).sum()} of {len(frame)} models."
-    assert len(chart_data(charts(at)[0])) == ((frame["arch"] == arch) & frame["ffn_ratio"].notna()).sum()
+    assert len(points(charts(at)[0])) == ((frame["arch"] == arch) & frame["ffn_ratio"].notna()).sum()
 
 
 # Explorer
@@ -154,16 +169,34 @@ def test_model_page_shows_every_field_its_sources_and_a_build_snippet(catalog):
     record = catalog.get(key)
     at = open_page("model", {"model": key})
     assert at.title[0].value == record.name
-    fields = at.dataframe[0].value
+    fields = at.table[-1].value
     expected = [f"{name}.{inner}" for name, inners in NESTED_FIELDS.items() for inner in inners]
     expected += [name for name in ARCHITECTURE_FIELDS if name not in NESTED_FIELDS]
-    assert set(expected) <= set(fields["field"])
+    assert set(expected) <= set(fields.index)
+    choices = at.table[0].value
+    assert list(choices.index) == [c.title for c in CHOICES]
     markdown = "\n".join(m.value for m in at.markdown)
     for source in record.sources:
         assert f"({source.url})" in markdown
     assert any(f'build("{key}"' in c.value for c in at.code)
     assert at.metric[0].label == "Published parameters"
     assert at.query_params["model"] == key
+
+
+@pytest.mark.parametrize("key, expected", [
+    ("llama-2-7b", ["Decoder", "causal self-attention · MHA: 32 heads × 128", "Block × 32", "MLP (SwiGLU)"]),
+    ("bert-large", ["Encoder", "bidirectional self-attention", "post, after the add", "MLM transform"]),
+    ("t5-11b", ["Encoder", "Decoder", "cross-attention to the encoder output", "T5 relative bias"]),
+    ("mixtral-8x7b", ["GQA: 32 heads / 8 KV heads × 128", "MoE: 8 experts, top-2"]),
+    ("gemma-2-9b", ["sliding window 4,096", "RMSNorm (on the output)", "soft-cap 50"]),
+])
+def test_model_page_draws_the_architecture_from_the_spec(catalog, key, expected):
+    at = open_page("model", {"model": key})
+    svg = next(m.value for m in at.markdown if m.value.startswith("<svg"))
+    for text in expected:
+        assert text in svg.replace("&amp;", "&"), text
+    layers = catalog.get(key).architecture.n_layers
+    assert svg.count("<title>layer ") == layers + (catalog.get(key).architecture.n_encoder_layers or 0)
 
 
 def test_model_page_says_when_the_url_names_an_unknown_model():
