@@ -100,7 +100,7 @@ def _biases(row: pd.Series) -> str | None:
     if pd.isna(linear) or pd.isna(qkv) or pd.isna(mlp):
         return None
     if linear and mlp:
-        return "all linear layers"
+        return "all linear layers" if qkv else "output and MLP"
     if qkv:
         return "q/k/v and MLP" if mlp else "q/k/v only"
     return "MLP only" if mlp else "none"
@@ -199,9 +199,11 @@ CHOICES: tuple[Choice, ...] = (
     Choice("biases", "Linear biases",
            "Biases in every projection were the early default (the 2017 Transformer: MLP only); PaLM dropped them "
            "all for stability, Qwen keeps them on q/k/v.",
-           _biases, ("all linear layers", "q/k/v and MLP", "MLP only", "q/k/v only", "none"), (VASWANI, PALM),
+           _biases, ("all linear layers", "output and MLP", "q/k/v and MLP", "MLP only", "q/k/v only", "none"),
+           (VASWANI, PALM),
            {"all linear layers": "biases in every projection", "q/k/v and MLP": "q/k/v and MLP biases",
-            "MLP only": "MLP biases only", "q/k/v only": "q/k/v biases only", "none": "no linear biases"}),
+            "MLP only": "MLP biases only", "q/k/v only": "q/k/v biases only", "none": "no linear biases",
+            "output and MLP": "output and MLP biases"}),
     Choice("dropout", "Dropout",
            "Standard in pretraining early on, and dropped once models saw each token about once.",
            _dropout, ("dropout", "no dropout"), (), {"dropout": "pretraining dropout", "no dropout": "no dropout"}),

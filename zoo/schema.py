@@ -258,8 +258,8 @@ class Architecture(_Strict):
     gelu_tanh: Bool = False  # GELU (or GeGLU) uses the tanh approximation
     parallel_block: Bool
     parallel_shared_norm: Bool = True  # a parallel block reads one shared norm (GPT-J) or two (GPT-NeoX)
-    linear_bias: Bool  # biases on the attention and MLP projections
-    qkv_bias: Bool  # biases on q/k/v (Qwen: these alone; true whenever linear_bias is)
+    linear_bias: Bool  # biases on the attention and MLP projections (q/k/v as qkv_bias says)
+    qkv_bias: Bool  # biases on q/k/v (Qwen: these alone; GPT-Neo: all but these, with linear_bias)
     mlp_bias: Bool | None = None  # MLP biases where they differ from linear_bias (GPT-J: MLP only); None = linear_bias
     tied_embeddings: Bool
     output_bias: Bool = False
@@ -357,8 +357,6 @@ def _architecture_problems(a: Architecture):
         yield "n_encoder_layers", "n_encoder_layers applies only to encoder-decoder models"
     if a.norm is Norm.rmsnorm and a.norm_bias:
         yield "norm_bias", "norm_bias must be false for rmsnorm (RMSNorm has no bias)"
-    if a.linear_bias and not a.qkv_bias:
-        yield "qkv_bias", "qkv_bias must be true when linear_bias is true (q/k/v are among the biased projections)"
     if a.mlp_bias is not None and a.mlp_bias == a.linear_bias:
         yield "mlp_bias", "mlp_bias is only for MLP biases that differ from linear_bias; omit it otherwise"
     if a.parallel_block and a.norm_position is not NormPosition.pre:

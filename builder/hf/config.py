@@ -149,6 +149,17 @@ def _quiet_transformers():
         logger.setLevel(level)
 
 
+def _drop_token_ids_outside_the_vocabulary(config, vocab_size: int) -> None:
+    """Special-token ids are a tokenizer's, not the architecture's: a config class's default ids (Phi-3's pad
+    32000, GLM-4's 151329) that a smaller vocabulary cannot hold are cleared rather than left to index nothing."""
+    for name in ("pad_token_id", "bos_token_id", "eos_token_id"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value >= vocab_size:
+            setattr(config, name, None)
+        elif isinstance(value, list) and any(i >= vocab_size for i in value):
+            setattr(config, name, [i for i in value if i < vocab_size] or None)
+
+
 def _config_for(arch: Architecture, model_type: str):
     """Write the spec with one type's table, then read it back: anything that changed is not expressible."""
     CONFIG_MAPPING = require("transformers").CONFIG_MAPPING
@@ -160,6 +171,7 @@ def _config_for(arch: Architecture, model_type: str):
     try:
         with _quiet_transformers():
             config = CONFIG_MAPPING[model_type](**kwargs)
+        _drop_token_ids_outside_the_vocabulary(config, arch.vocab_size)
         back, _ = _read(hf_type, config)
     except NotExpressible as error:
         message = str(error)

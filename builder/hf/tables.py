@@ -345,7 +345,8 @@ class LayerTypes:
     """Global and local layers from `layer_types` (or one window for every layer when `uniform`).
 
     `nope`: where NoPE layers are read from: None (no NoPE), "global" (every full-attention layer, Cohere 2),
-    or "no_rope_layers" (LLaMA 4's per-layer 0/1 list).
+    "windowed" (every full-attention layer of a config with a sliding window, EXAONE 4), or "no_rope_layers"
+    (LLaMA 4's per-layer 0/1 list).
     """
 
     window_key: str = "sliding_window"
@@ -377,6 +378,8 @@ class LayerTypes:
         global_nope = False
         if self.nope == "global":
             global_nope = local is not None
+        elif self.nope == "windowed":  # EXAONE 4: no RoPE on full-attention layers whenever a window is set
+            global_nope = window is not None and "full_attention" in kinds
         elif self.nope == "no_rope_layers":
             uses_rope = list(config.no_rope_layers)
             nope_layers = [not r for r in uses_rope]
@@ -516,6 +519,64 @@ class DenseWidth:
 
 
 @dataclass(frozen=True)
+class SparseExperts:
+    """Qwen's MoE layers: every `decoder_sparse_step`-th layer routes to experts unless listed in
+    `mlp_only_layers`; the router's top-k probabilities are renormalised when `norm_topk_prob` (which is a
+    softmax over the top-k logits) or kept as they are. d_ff is the dense layers' width (`intermediate_size`),
+    or the expert width when no layer is dense."""
+
+    @property
+    def fields(self):
+        return ("moe", "d_ff")
+
+    def read(self, config, notes):
+        step, dense = _get(config, "decoder_sparse_step"), set(getattr(config, "mlp_only_layers", None) or [])
+        kinds = ["M" if i not in dense and (i + 1) % step == 0 else "D" for i in range(_get(config, "num_hidden_layers"))]
+        pattern = "".join(_repeating_unit(kinds))
+        router = "topk_softmax" if _get(config, "norm_topk_prob") else "softmax_topk"
+        moe = {"n_experts": _get(config, "num_experts"), "experts_per_token": _get(config, "num_experts_per_tok"),
+               "n_shared_experts": 0, "expert_d_ff": _get(config, "moe_intermediate_size"), "router": router,
+               "gate_input": "output", "moe_pattern": pattern}
+        return {"moe": moe, "d_ff": _get(config, "intermediate_size") if "D" in pattern else moe["expert_d_ff"]}
+
+    def write(self, values):
+        moe = values["moe"]
+        if moe is None:
+            return {"num_experts": 0, "intermediate_size": values["d_ff"]}
+        pattern = moe["moe_pattern"]
+        dense = [i for i in range(values["n_layers"]) if pattern[i % len(pattern)] == "D"]
+        router = {"topk_softmax": True, "softmax_topk": False}.get(moe["router"])
+        return {"num_experts": moe["n_experts"], "num_experts_per_tok": moe["experts_per_token"],
+                "moe_intermediate_size": moe["expert_d_ff"], "norm_topk_prob": router, "decoder_sparse_step": 1,
+                "mlp_only_layers": dense, "intermediate_size": values["d_ff"]}
+
+
+@dataclass(frozen=True)
+class NeoLayers:
+    """GPT-Neo's `attention_types` ([[["global", "local"], 12]]) and `window_size`: its local layers are
+    sliding windows over the previous window_size tokens."""
+
+    @property
+    def fields(self):
+        return ("layer_pattern", "local_attention", "sliding_window", "global_nope")
+
+    def read(self, config, notes):
+        kinds = [{"global": "G", "local": "L"}[kind] for kind in _get(config, "attention_layers")]
+        pattern = "".join(_repeating_unit(kinds))
+        local = "L" in pattern
+        return {"layer_pattern": pattern, "local_attention": "sliding" if local else None,
+                "sliding_window": _get(config, "window_size") if local else None, "global_nope": False}
+
+    def write(self, values):
+        pattern, n_layers = values["layer_pattern"], values["n_layers"]
+        if n_layers % len(pattern) or values["local_attention"] not in (None, "sliding"):
+            return {}  # attention_types repeats whole units of sliding windows; the read-back shows what differs
+        unit = [{"G": "global", "L": "local"}[letter] for letter in pattern]
+        return {"attention_types": [[unit, n_layers // len(pattern)]], "num_layers": n_layers,
+                "window_size": values["sliding_window"] or 256}
+
+
+@dataclass(frozen=True)
 class HFType:
     """One transformers model type: its config codecs, the class transformers builds it with, and weight names."""
 
@@ -542,6 +603,10 @@ _RMS_PRE = dict(norm="rmsnorm", norm_bias=False, norm_position="pre", final_norm
 _Z_LOSS = Key("z_loss", "z_loss", default=None)  # a training setting no transformers config holds; kept verbatim
 
 _LLAMA = (*_LLAMA_SIZES, Key("norm_eps", "rms_norm_eps"), Activation("hidden_act", gated=True), _Z_LOSS)
+_SIZES = tuple(codec for codec in _LLAMA_SIZES if codec.fields != ("dropout",))  # for types with other dropout keys
+_SIZES_NO_FFN = tuple(codec for codec in _SIZES if codec.fields != ("d_ff",))
+_LAYERNORM_PRE = dict(norm="layernorm", norm_bias=True, norm_position="pre", final_norm=True, parallel_block=False,
+                      embedding_norm=False)
 
 TYPES = {t.model_type: t for t in (
     HFType("openai-gpt", "OpenAIGPTLMHeadModel", (
@@ -693,6 +758,54 @@ TYPES = {t.model_type: t for t in (
         Key("output_multiplier", "logit_scale"), Biases("attention_bias", "attention_bias", False),
         Rope("interleaved"), LayerTypes(nope="global"),
     )),
+    HFType("qwen3_moe", "Qwen3MoeForCausalLM", (
+        _decoder(**_RMS_PRE, qk_norm="head"), *_SIZES_NO_FFN, Key("dropout", "attention_dropout"),
+        Key("norm_eps", "rms_norm_eps"), Activation("hidden_act", gated=True), _Z_LOSS,
+        Biases("attention_bias", "attention_bias", False), Rope("half"), LayerTypes(flag_key="use_sliding_window"),
+        SparseExperts(),
+    )),
+    HFType("olmo3", "Olmo3ForCausalLM", (
+        _decoder(**{**_RMS_PRE, "norm_position": "reordered"}, qk_norm="projection"), *_LLAMA,
+        Biases("attention_bias", "attention_bias", False), Rope("half", per_layer_type=True), LayerTypes(),
+    )),
+    HFType("exaone4", "Exaone4ForCausalLM", (
+        _decoder(**{**_RMS_PRE, "norm_position": "reordered"}, qk_norm="head"), *_LLAMA, Biases(False, False, False),
+        Rope("half"), LayerTypes(nope="windowed"),
+    )),
+    HFType("glm4", "Glm4ForCausalLM", (
+        _decoder(**{**_RMS_PRE, "norm_position": "double"}), *_LLAMA, Biases("attention_bias", False, False),
+        Rope("interleaved", fraction="partial_rotary_factor"),
+    )),
+    HFType("phi3", "Phi3ForCausalLM", (
+        _decoder(**_RMS_PRE), *_SIZES, Key("dropout", "resid_pdrop", also=("embd_pdrop", "attention_dropout")),
+        Key("norm_eps", "rms_norm_eps"), Activation("hidden_act", gated=True), _Z_LOSS, Biases(False, False, False),
+        Rope("half", fraction="partial_rotary_factor"), LayerTypes(uniform=True),
+    )),
+    HFType("starcoder2", "Starcoder2ForCausalLM", (
+        _decoder(**_LAYERNORM_PRE), *_SIZES,
+        Key("dropout", "residual_dropout", also=("embedding_dropout", "attention_dropout")),
+        Key("norm_eps", "norm_epsilon"), Activation("hidden_act", gated=False), _Z_LOSS,
+        Biases("use_bias", "use_bias", "use_bias"), Rope("half"), LayerTypes(uniform=True),
+    )),
+    HFType("stablelm", "StableLmForCausalLM", (
+        _decoder(**{name: value for name, value in _LAYERNORM_PRE.items() if name != "parallel_block"},
+                 parallel_shared_norm=True), *_SIZES,
+        Key("dropout", "hidden_dropout", also=("attention_dropout",)), Key("norm_eps", "layer_norm_eps"),
+        Activation("hidden_act", gated=True), _Z_LOSS, Biases("use_qkv_bias", False, False),
+        Rope("half", fraction="partial_rotary_factor"), Switch("use_parallel_residual", {True: {"parallel_block": True},
+                                                                                      False: {"parallel_block": False}}),
+        Switch("qk_layernorm", {False: {"qk_norm": "none"}}),
+    )),
+    HFType("gpt_neo", "GPTNeoForCausalLM", (
+        _decoder(**_LAYERNORM_PRE, position="learned", query_scale="none"),
+        Key("n_layers", "num_layers"), Key("d_model", "hidden_size"), Key("n_heads", "num_heads"),
+        Key("n_kv_heads", "num_heads"), Quotient("head_dim", "hidden_size", "num_heads"),
+        Width("d_ff", "intermediate_size", "hidden_size"), Key("vocab_size", "vocab_size"),
+        Key("context_length", "max_position_embeddings"), Key("norm_eps", "layer_norm_epsilon"),
+        Key("dropout", "resid_dropout", also=("embed_dropout", "attention_dropout")),
+        Key("tied_embeddings", "tie_word_embeddings"), Activation("activation_function", gated=False),
+        Biases(False, True, True), NeoLayers(), _Z_LOSS,
+    )),
     HFType("llama4_text", "Llama4ForCausalLM", (
         _decoder(**_RMS_PRE), *_LLAMA_SIZES[:5], DenseWidth("intermediate_size_mlp", "intermediate_size"),
         *_LLAMA_SIZES[6:],
@@ -709,4 +822,5 @@ TYPES = {t.model_type: t for t in (
 
 # The order in which a spec is matched to a type: the plainest reference that expresses it wins.
 TYPE_ORDER = ("llama", "mistral", "mixtral", "qwen2", "qwen3", "olmo2", "gemma", "gemma2", "gemma3_text", "cohere",
-              "cohere2", "llama4_text", "gpt2", "openai-gpt", "gptj", "gpt_neox", "opt", "bloom", "bert", "t5")
+              "cohere2", "llama4_text", "gpt2", "openai-gpt", "gptj", "gpt_neox", "opt", "bloom", "bert", "t5",
+              "qwen3_moe", "olmo3", "exaone4", "glm4", "phi3", "starcoder2", "stablelm", "gpt_neo")

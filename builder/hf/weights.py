@@ -41,6 +41,17 @@ def _per_head_qkv(tensor, part, arch):
     return grouped[:, part].reshape(arch.n_heads * arch.head_dim, *tensor.shape[1:])
 
 
+def _row_halves(tensor, part, arch):
+    """Phi-3 / GLM-4 gate_up_proj [2 * d_ff, d_model]: gate rows, then up rows."""
+    return tensor.chunk(2, dim=0)[part]
+
+
+def _qkv_rows(tensor, part, arch):
+    """Phi-3 qkv_proj [(heads + 2 * kv_heads) * head_dim, d_model]: the q rows, then k, then v."""
+    q, kv = arch.n_heads * arch.head_dim, arch.n_kv_heads * arch.head_dim
+    return tensor.split([q, kv, kv], dim=0)[part]
+
+
 def _stacked_transposed(tensor, part, arch):
     """LLaMA 4 stores stacked experts as [experts, d_in, d_out] (x @ W); ours are [experts, d_out, d_in]. Its
     gate_up_proj's gate columns, then up columns, become our gate rows, then up rows."""
@@ -53,6 +64,8 @@ LAYOUTS = {
     "conv1d_qkv": _conv1d_qkv,
     "per_head_qkv": _per_head_qkv,
     "stacked_transposed": _stacked_transposed,
+    "row_halves": _row_halves,
+    "qkv_rows": _qkv_rows,
 }
 
 
@@ -217,6 +230,44 @@ WEIGHTS = {
     },
     **{model_type: _llama_like(_PRE_NORMS) for model_type in ("llama", "mistral", "qwen2", "qwen3", "gemma")},
     "olmo2": _llama_like(_REORDERED_NORMS),
+    "olmo3": _llama_like(_REORDERED_NORMS),
+    "exaone4": _llama_like(_REORDERED_NORMS),
+    "qwen3_moe": {
+        **_llama_like(_PRE_NORMS),
+        "layers.{i}.mlp.router.weight": src("model.layers.{i}.mlp.gate.weight"),
+        "layers.{i}.mlp.experts.gate_up_proj": src("model.layers.{i}.mlp.experts.gate_up_proj"),
+        "layers.{i}.mlp.experts.down_proj": src("model.layers.{i}.mlp.experts.down_proj"),
+    },
+    "glm4": {
+        **_llama_like({"attn_norm": "input_layernorm", "attn_out_norm": "post_self_attn_layernorm",
+                       "mlp_norm": "post_attention_layernorm", "mlp_out_norm": "post_mlp_layernorm"}),
+        **{f"layers.{{i}}.mlp.{proj}.weight": src("model.layers.{i}.mlp.gate_up_proj.weight", layout="row_halves",
+                                                   part=part) for part, proj in enumerate(("gate_proj", "up_proj"))},
+    },
+    "phi3": {
+        **_llama_like(_PRE_NORMS),
+        **{f"layers.{{i}}.attention.{proj}.weight": src("model.layers.{i}.self_attn.qkv_proj.weight", layout="qkv_rows",
+                                                        part=part)
+           for part, proj in enumerate(("q_proj", "k_proj", "v_proj"))},
+        **{f"layers.{{i}}.mlp.{proj}.weight": src("model.layers.{i}.mlp.gate_up_proj.weight", layout="row_halves",
+                                                   part=part) for part, proj in enumerate(("gate_proj", "up_proj"))},
+    },
+    "starcoder2": {
+        **_llama_like(_PRE_NORMS),
+        **_linears("layers.{i}.mlp", "model.layers.{i}.mlp", {"up_proj": "c_fc", "down_proj": "c_proj"}),
+    },
+    "stablelm": _llama_like(_PRE_NORMS),
+    "gpt_neo": {
+        "embed_tokens.weight": src("transformer.wte.weight"),
+        "embed_positions.weight": src("transformer.wpe.weight"),
+        **_linears("layers.{i}.attention", "transformer.h.{i}.attn.attention",
+                   {"q_proj": "q_proj", "k_proj": "k_proj", "v_proj": "v_proj", "o_proj": "out_proj"}),
+        **_linears("layers.{i}.mlp", "transformer.h.{i}.mlp", {"up_proj": "c_fc", "down_proj": "c_proj"}),
+        **_norms("layers.{i}", "transformer.h.{i}", {"attn_norm": "ln_1", "mlp_norm": "ln_2"}),
+        "norm.weight": src("transformer.ln_f.weight"),
+        "norm.bias": src("transformer.ln_f.bias"),
+        "lm_head.weight": src("lm_head.weight"),
+    },
     "gemma2": _llama_like(_DOUBLE_NORMS),
     "gemma3_text": _llama_like(_DOUBLE_NORMS),
     "cohere": _llama_like(_PARALLEL_NORM),

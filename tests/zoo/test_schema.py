@@ -44,7 +44,6 @@ def test_valid_document_passes():
         ({"n_layers": "thirty-two"}, "architecture.n_layers: Input should be a valid integer"),
         ({"norm": "batchnorm"}, "architecture.norm: Input should be 'layernorm' or 'rmsnorm'"),
         ({"norm_bias": True}, "norm_bias must be false for rmsnorm"),
-        ({"linear_bias": True}, "qkv_bias must be true when linear_bias is true"),
         ({"parallel_block": True, "norm_position": "post"}, "parallel_block requires norm_position 'pre'"),
         ({"global_nope": True}, "global_nope needs both global and local layers"),
         ({"n_encoder_layers": 6}, "n_encoder_layers applies only to encoder-decoder models"),
