@@ -10,6 +10,7 @@ spelling of COLUMNS.md, the public row's contract.
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import re
 from enum import Enum
 from typing import Annotated, Literal, Union
@@ -98,6 +99,7 @@ class RopeLayout(str, Enum):
 class RopeScalingKind(str, Enum):
     linear = "linear"  # positions divided by factor (Gemma 3 global layers)
     llama3 = "llama3"  # LLaMA 3.1 / 4 frequency-dependent wavelength scaling
+    yarn = "yarn"  # YaRN: per-frequency interpolation ramp and an attention factor (Peng et al. 2023)
 
 
 class LocalAttention(str, Enum):
@@ -179,18 +181,52 @@ class RopeScaling(_Strict):
     high_freq_factor: Float | None = Field(default=None, gt=0, le=MAX_FACTOR)
     original_context_length: Int | None = Field(default=None, gt=0, le=MAX_CONTEXT)
     global_only: Bool = False  # applied to global layers only (Gemma 3)
+    # YaRN: the ramp's bounds in rotations (None: the paper's 32 and 1), whether they are rounded outwards
+    # (None: yes), and the factor cos/sin are multiplied by: given, or 0.1 ln(factor) + 1, or with mscale and
+    # mscale_all_dim the ratio of those formulas at each.
+    beta_fast: Float | None = Field(default=None, gt=0, le=MAX_FACTOR)
+    beta_slow: Float | None = Field(default=None, gt=0, le=MAX_FACTOR)
+    truncate: Bool | None = None
+    attention_factor: Float | None = Field(default=None, gt=0, le=MAX_FACTOR)
+    mscale: Float | None = Field(default=None, ge=0, le=MAX_FACTOR)
+    mscale_all_dim: Float | None = Field(default=None, ge=0, le=MAX_FACTOR)
 
     @model_validator(mode="after")
-    def _llama3_fields(self) -> RopeScaling:
-        needed = ("low_freq_factor", "high_freq_factor", "original_context_length")
+    def _kind_fields(self) -> RopeScaling:
+        llama3 = ("low_freq_factor", "high_freq_factor")
+        yarn = ("beta_fast", "beta_slow", "truncate", "attention_factor", "mscale", "mscale_all_dim")
+        problems = []
         if self.kind is RopeScalingKind.llama3:
-            self._check((name, f"llama3 rope scaling needs {name}") for name in needed if getattr(self, name) is None)
-            if self.low_freq_factor > self.high_freq_factor:  # equal factors: a plain step, no smoothed band
-                self._check([("low_freq_factor", "low_freq_factor must not exceed high_freq_factor")])
+            problems += [(name, f"llama3 rope scaling needs {name}") for name in llama3 if getattr(self, name) is None]
+            if not problems and self.low_freq_factor > self.high_freq_factor:  # equal: a plain step, no smoothed band
+                problems.append(("low_freq_factor", "low_freq_factor must not exceed high_freq_factor"))
         else:
-            self._check((name, f"{name} applies only to llama3 rope scaling")
-                        for name in needed if getattr(self, name) is not None)
+            problems += [(name, f"{name} applies only to llama3 rope scaling")
+                         for name in llama3 if getattr(self, name) is not None]
+        if self.kind is not RopeScalingKind.yarn:
+            problems += [(name, f"{name} applies only to yarn rope scaling")
+                         for name in yarn if getattr(self, name) is not None]
+        if self.kind is RopeScalingKind.linear and self.original_context_length is not None:
+            problems.append(("original_context_length", "original_context_length does not apply to linear rope scaling"))
+        if self.kind is not RopeScalingKind.linear and self.original_context_length is None:
+            problems.append(("original_context_length", f"{self.kind.value} rope scaling needs original_context_length"))
+        self._check(problems)
         return self
+
+    @property
+    def yarn_attention_factor(self) -> float:
+        """What YaRN multiplies cos and sin by (1 for the other kinds)."""
+        if self.kind is not RopeScalingKind.yarn:
+            return 1.0
+        if self.attention_factor is not None:
+            return self.attention_factor
+
+        def mscale(scale: float) -> float:
+            return 1.0 if self.factor <= 1 else 0.1 * scale * math.log(self.factor) + 1.0
+
+        if self.mscale and self.mscale_all_dim:
+            return mscale(self.mscale) / mscale(self.mscale_all_dim)
+        return mscale(1.0)
 
 
 class GateInput(str, Enum):

@@ -18,8 +18,8 @@ from pydantic import ValidationError
 from pydantic_core import PydanticUndefined
 
 from builder.hf.extra import require
-from builder.hf.tables import TYPE_ORDER, TYPES, Fixed, HFType, NotExpressible
-from zoo.errors import ZooError
+from builder.hf.tables import NEAREST, TYPE_ORDER, TYPES, Fixed, HFType, NotExpressible
+from zoo.errors import ZooError, did_you_mean
 from zoo.schema import ARCHITECTURE_FIELDS, Architecture, ModelRecord
 from zoo.variants import Variant, resolve_variant
 
@@ -90,8 +90,17 @@ def as_hf_config(config):
     if config.model_type not in TYPES and config.get_text_config() is not config:
         config = config.get_text_config()  # a multimodal wrapper: the spec describes its language model
     if config.model_type not in TYPES:
-        raise NotExpressible(f"model_type '{config.model_type}' has no table; known: {', '.join(sorted(TYPES))}")
+        raise NotExpressible(unsupported_type(config.model_type))
     return config
+
+
+def unsupported_type(model_type: str) -> str:
+    """One line for a transformers type without a table: the nearest supported type and what differs, or the
+    closest name."""
+    if model_type in NEAREST:
+        nearest, lacks = NEAREST[model_type]
+        return f"{model_type}: not supported; the nearest supported type is {nearest}, which lacks {lacks}"
+    return f"{model_type}: not supported{did_you_mean(model_type, TYPES, cutoff=0.8)}; supported: {', '.join(sorted(TYPES))}"
 
 
 def _read(hf_type: HFType, config) -> tuple[Architecture, dict[str, str]]:
@@ -100,8 +109,11 @@ def _read(hf_type: HFType, config) -> tuple[Architecture, dict[str, str]]:
         try:
             values.update(codec.read(config, notes))
         except (TypeError, ValueError, KeyError, AttributeError, IndexError, ZeroDivisionError) as error:
-            if isinstance(error, NotExpressible):
-                raise
+            if isinstance(error, NotExpressible):  # every refusal names the type it was read as
+                message = str(error)
+                if message.startswith(f"{hf_type.model_type}: "):
+                    raise
+                raise NotExpressible(f"{hf_type.model_type}: {message}") from None
             fields = ", ".join(codec.fields)
             raise NotExpressible(f"{hf_type.model_type}: the config's value for {fields} cannot be read "
                                  f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})") from None
@@ -207,7 +219,7 @@ def hf_config_from_spec(spec, model_type: str | None = None):
     if model_type is None:
         model_type = hf_model_type(arch)
     if model_type not in TYPES:
-        raise NotExpressible(f"model_type '{model_type}' has no table; known: {', '.join(sorted(TYPES))}")
+        raise NotExpressible(unsupported_type(model_type))
     return _config_for(arch, model_type)
 
 

@@ -261,6 +261,11 @@ class Biases:
         return written
 
 
+# YaRN's optional rope_parameters, by our RopeScaling field
+_YARN_KEYS = {"beta_fast": "beta_fast", "beta_slow": "beta_slow", "truncate": "truncate",
+              "attention_factor": "attention_factor", "mscale": "mscale", "mscale_all_dim": "mscale_all_dim"}
+
+
 @dataclass(frozen=True)
 class Rope:
     """RoPE: base, scaling and rotated fraction from `rope_parameters` (per layer type when `per_layer_type`)."""
@@ -284,7 +289,11 @@ class Rope:
             return {"kind": "llama3", "factor": params["factor"], "low_freq_factor": params["low_freq_factor"],
                     "high_freq_factor": params["high_freq_factor"],
                     "original_context_length": params["original_max_position_embeddings"]}
-        raise NotExpressible(f"rope_type {kind!r} (only default, linear and llama3 are in the schema)")
+        if kind == "yarn":
+            return {"kind": "yarn", "factor": params["factor"],
+                    "original_context_length": params["original_max_position_embeddings"],
+                    **{ours: params.get(theirs) for ours, theirs in _YARN_KEYS.items()}}
+        raise NotExpressible(f"rope_type {kind!r} (only default, linear, llama3 and yarn are in the schema)")
 
     @staticmethod
     def _parameters(theta, scaling) -> dict:
@@ -294,6 +303,9 @@ class Rope:
             if scaling["kind"] == "llama3":
                 params.update(low_freq_factor=scaling["low_freq_factor"], high_freq_factor=scaling["high_freq_factor"],
                               original_max_position_embeddings=scaling["original_context_length"])
+            if scaling["kind"] == "yarn":
+                params["original_max_position_embeddings"] = scaling["original_context_length"]
+                params.update({theirs: scaling[ours] for ours, theirs in _YARN_KEYS.items() if scaling[ours] is not None})
         return params
 
     def read(self, config, notes):
@@ -819,6 +831,24 @@ TYPES = {t.model_type: t for t in (
                                                                           "scale": "attn_scale"}, only_if="global_nope"),
     )),
 )}
+
+# transformers types without a table: the supported type closest to each, and what its code does that the
+# spec's vocabulary (or that type's table) does not say.
+NEAREST = {
+    "deepseek_v2": ("mixtral", "multi-head latent attention (q_lora_rank, kv_lora_rank) and DeepSeekMoE routing "
+                               "(shared experts, group-limited top-k, a routed scaling factor)"),
+    "deepseek_v3": ("mixtral", "multi-head latent attention (q_lora_rank, kv_lora_rank), DeepSeekMoE routing (a sigmoid "
+                               "router with a selection bias, shared experts, group-limited top-k) and "
+                               "multi-token-prediction layers"),
+    "gpt_oss": ("mixtral", "learned attention sinks, router and expert biases, a clamped SwiGLU and YaRN RoPE"),
+    "glm4_moe": ("qwen3_moe", "shared experts, a sigmoid router with a selection bias and leading dense layers"),
+    "qwen2_moe": ("qwen3_moe", "a shared expert scaled by a sigmoid gate"),
+    "granite": ("llama", "a residual multiplier and an attention multiplier in place of 1/sqrt(head_dim)"),
+    "smollm3": ("llama", "NoPE on every n-th layer (no_rope_layers) in a model without local layers"),
+    "olmo": ("olmo2", "LayerNorm without weights and clip_qkv"),
+    "falcon": ("gpt_neox", "its fused multi-query query_key_value layout and alibi options"),
+    "mistral3": ("mistral", "its vision tower (only a text config is read)"),
+}
 
 # The order in which a spec is matched to a type: the plainest reference that expresses it wins.
 TYPE_ORDER = ("llama", "mistral", "mixtral", "qwen2", "qwen3", "olmo2", "gemma", "gemma2", "gemma3_text", "cohere",

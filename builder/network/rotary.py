@@ -16,8 +16,25 @@ from zoo.plan import RopePlan
 from zoo.schema import RopeLayout, RopeScalingKind
 
 
+def _yarn(inv_freq: torch.Tensor, plan: RopePlan) -> torch.Tensor:
+    """YaRN: frequencies that turn fewer than beta_slow times over the original context are interpolated (divided
+    by factor), those that turn more than beta_fast times kept, and a linear ramp over the dims between."""
+    scaling, dim = plan.scaling, plan.rotary_dim
+
+    def dim_of(rotations: float) -> float:  # the dim whose frequency turns `rotations` times in the original context
+        return dim * math.log(scaling.original_context_length / (rotations * 2 * math.pi)) / (2 * math.log(plan.theta))
+
+    low, high = dim_of(scaling.beta_fast or 32), dim_of(scaling.beta_slow or 1)
+    if scaling.truncate is not False:
+        low, high = math.floor(low), math.ceil(high)
+    low, high = max(low, 0), min(high, dim - 1)
+    ramp = ((torch.arange(dim // 2, dtype=torch.float32) - low) / (high - low if high != low else 0.001)).clamp(0, 1)
+    return inv_freq / scaling.factor * ramp + inv_freq * (1 - ramp)
+
+
 def rope_inverse_frequencies(plan: RopePlan) -> torch.Tensor:
-    """theta^(-2i/d) over the rotated dims, then linear or LLaMA 3 frequency scaling (as Hugging Face computes it)."""
+    """theta^(-2i/d) over the rotated dims, then linear, LLaMA 3 or YaRN frequency scaling (as Hugging Face
+    computes it)."""
     dim = plan.rotary_dim
     inv_freq = 1.0 / (plan.theta ** (torch.arange(0, dim, 2, dtype=torch.int64).float() / dim))
     scaling = plan.scaling
@@ -25,6 +42,8 @@ def rope_inverse_frequencies(plan: RopePlan) -> torch.Tensor:
         return inv_freq
     if scaling.kind is RopeScalingKind.linear:
         return inv_freq / scaling.factor
+    if scaling.kind is RopeScalingKind.yarn:
+        return _yarn(inv_freq, plan)
     original = scaling.original_context_length
     low_freq_wavelen = original / scaling.low_freq_factor
     high_freq_wavelen = original / scaling.high_freq_factor
@@ -61,7 +80,8 @@ class RotaryEmbedding(nn.Module, Initialised):
             angles = torch.cat((angles, angles), dim=-1)
         else:
             angles = angles.repeat_interleave(2, dim=-1)
-        return angles.cos().to(dtype), angles.sin().to(dtype)
+        factor = 1.0 if self.plan.scaling is None else self.plan.scaling.yarn_attention_factor
+        return (angles.cos() * factor).to(dtype), (angles.sin() * factor).to(dtype)
 
 
 def rotate_pairs(x: torch.Tensor, layout: RopeLayout) -> torch.Tensor:

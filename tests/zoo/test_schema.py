@@ -1,5 +1,6 @@
 """Each validation rule rejects a bad spec with its own message; valid variants pass."""
 
+import math
 import json
 
 from hypothesis import given, settings
@@ -83,6 +84,25 @@ def test_rope_scaling_rules():
         with_architecture(rope_scaling={**llama3, "low_freq_factor": 5.0}))
     assert "rope_scaling.low_freq_factor: low_freq_factor applies only to llama3 rope scaling" in problems(
         with_architecture(rope_scaling={**llama3, "kind": "linear"}))
+    yarn = {"kind": "yarn", "factor": 40.0, "original_context_length": 4096, "mscale": 1.0, "mscale_all_dim": 1.0}
+    assert parse_record(with_architecture(rope_scaling=yarn)).architecture.rope_scaling.yarn_attention_factor == 1.0
+    assert "yarn rope scaling needs original_context_length" in problems(
+        with_architecture(rope_scaling={"kind": "yarn", "factor": 4.0}))
+    assert "beta_fast applies only to yarn rope scaling" in problems(
+        with_architecture(rope_scaling={**llama3, "beta_fast": 32.0}))
+
+
+def test_yarn_attention_factor_follows_the_paper_and_deepseeks_mscale_pair():
+    from zoo.schema import RopeScaling
+
+    def factor(**fields):
+        return RopeScaling(kind="yarn", original_context_length=4096, **fields).yarn_attention_factor
+
+    assert factor(factor=8.0) == pytest.approx(0.1 * math.log(8.0) + 1)
+    assert factor(factor=8.0, mscale=0.707, mscale_all_dim=1.0) == pytest.approx(
+        (0.1 * 0.707 * math.log(8.0) + 1) / (0.1 * math.log(8.0) + 1))
+    assert factor(factor=8.0, attention_factor=1.2) == 1.2
+    assert factor(factor=1.0) == 1.0
 
 
 @pytest.mark.parametrize(

@@ -54,7 +54,7 @@ def test_existing_files_and_unknown_types_are_one_line_errors(tmp_path, capsys):
     (tmp_path / "mamba.json").write_text(json.dumps({"model_type": "mamba"}))
     assert main(["import-hf", str(tmp_path / "mamba.json"), "--specs", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip().splitlines() == [
-        "zoo: import-hf: mamba.json: model_type 'mamba' has no table; known: " + ", ".join(sorted(TYPES))]
+        "zoo: import-hf: mamba.json: mamba: not supported; supported: " + ", ".join(sorted(TYPES))]
 
 
 def test_without_transformers_import_hf_names_the_extra_to_install(tmp_path):

@@ -100,11 +100,13 @@ def test_placeholders_are_reported_for_values_a_config_does_not_hold():
 
 
 def test_values_outside_the_schema_are_refused_with_the_config_key():
-    with pytest.raises(NotExpressible, match="rope_type 'yarn'"):
-        spec_from_hf(transformers.LlamaConfig(rope_scaling={"rope_type": "yarn", "factor": 4.0,
-                                                            "original_max_position_embeddings": 1024}))
-    with pytest.raises(NotExpressible, match="model_type 'mamba' has no table"):
+    with pytest.raises(NotExpressible, match="llama: rope_type 'dynamic' "):
+        spec_from_hf(transformers.LlamaConfig(rope_scaling={"rope_type": "dynamic", "factor": 4.0}))
+    with pytest.raises(NotExpressible, match="mamba: not supported; supported: "):
         spec_from_hf({"model_type": "mamba"})
+    with pytest.raises(NotExpressible, match="qwen2_moe: not supported; the nearest supported type is qwen3_moe, "
+                                             "which lacks a shared expert scaled by a sigmoid gate"):
+        spec_from_hf({"model_type": "qwen2_moe"})
 
 
 @pytest.mark.parametrize("key, absent", [("qwen2.5-7b", "missing"), ("olmo-2-7b", "missing"),

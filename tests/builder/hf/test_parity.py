@@ -40,6 +40,15 @@ TYPE_CASES = {
         "n_layers": 4, "d_ff": 96, "moe": {**_TINY_MOE, "router": "softmax_topk", "moe_pattern": "DM"}}),
     "olmo3": ("olmo3", "olmo-2-7b", {"n_layers": 4, "n_kv_heads": 2, "layer_pattern": "LLLG",
                                      "local_attention": "sliding", "sliding_window": WINDOW}),
+    # YaRN on the global layers only, with its default ramp and attention factor (Olmo 3 long context)
+    "olmo3-yarn": ("olmo3", "olmo-2-7b", {"n_layers": 4, "n_kv_heads": 2, "layer_pattern": "LLLG",
+                                          "local_attention": "sliding", "sliding_window": WINDOW, "rope_scaling": {
+                                              "kind": "yarn", "factor": 8.0, "original_context_length": 16,
+                                              "global_only": True}}),
+    # YaRN on every layer with DeepSeek's mscale pair and an unrounded ramp (gpt-oss's truncate=false)
+    "llama-yarn": ("llama", "llama-3-8b", {"rope_scaling": {
+        "kind": "yarn", "factor": 4.0, "original_context_length": 16, "beta_fast": 16.0, "beta_slow": 2.0,
+        "truncate": False, "mscale": 0.707, "mscale_all_dim": 1.0}}),
     "exaone4": ("exaone4", "olmo-2-7b", {"n_layers": 4, "n_kv_heads": 2, "qk_norm": "head", "layer_pattern": "LLLG",
                                          "local_attention": "sliding", "sliding_window": WINDOW, "global_nope": True}),
     "glm4": ("glm4", "llama-3-8b", {"norm_position": "double", "qkv_bias": True, "rope_layout": "interleaved",
