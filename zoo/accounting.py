@@ -74,7 +74,7 @@ def _mlp(arch: Architecture, layer: LayerPlan) -> tuple[int, int]:
         return count, count
     moe = arch.moe
     shared = _dense_mlp(arch, moe.n_shared_experts * moe.expert_d_ff) if moe.n_shared_experts else 0
-    router = arch.d_model * moe.n_experts
+    router = arch.d_model * moe.n_experts + (arch.d_model if moe.shared_expert_gate else 0)
     return router + moe.n_experts * _expert(arch) + shared, router + moe.experts_per_token * _expert(arch) + shared
 
 

@@ -67,7 +67,8 @@ def _mlp(arch: Architecture, layer: LayerPlan) -> int:
         return branches * _linear(arch.d_model, arch.d_ff)
     moe = arch.moe
     visited = moe.experts_per_token + moe.n_shared_experts
-    return _linear(arch.d_model, moe.n_experts) + visited * branches * _linear(arch.d_model, moe.expert_d_ff)
+    router = _linear(arch.d_model, moe.n_experts + (1 if moe.shared_expert_gate else 0))  # the shared gate's logit
+    return router + visited * branches * _linear(arch.d_model, moe.expert_d_ff)
 
 
 def _attention(arch: Architecture, plan: AttentionPlan, keys_per_query: float, sources_projected: float):

@@ -144,10 +144,17 @@ def _qk_norm_stage(arch: Architecture, rotated: bool) -> QKNormStage | None:
     return None if stage is QKNormStage.rotated and not rotated else stage
 
 
-def _self_attention(arch: Architecture, stack: str, local: bool) -> AttentionPlan:
-    position = Position.none if arch.global_nope and not local else arch.position
+def query_scale(arch: Architecture) -> float:
+    """What q.k is multiplied by: 1 / sqrt(the spec's query_scale), named or a number."""
+    if isinstance(arch.query_scale, QueryScale):
+        return _QUERY_SCALES[arch.query_scale](arch)
+    return arch.query_scale**-0.5
+
+
+def _self_attention(arch: Architecture, stack: str, local: bool, nope: bool) -> AttentionPlan:
+    position = Position.none if (arch.global_nope and not local) or nope else arch.position
     rope = _rope_plan(arch, local) if position is Position.rope else None
-    nope = arch.global_nope and position is Position.none
+    global_nope = arch.global_nope and position is Position.none
     return AttentionPlan(
         mixer=arch.token_mixer,
         causal=arch.arch is not Arch.encoder and stack == "decoder",
@@ -155,8 +162,8 @@ def _self_attention(arch: Architecture, stack: str, local: bool) -> AttentionPla
         window=arch.sliding_window if local else None,
         position=position,
         rope=rope,
-        scale=_QUERY_SCALES[arch.query_scale](arch),
-        temperature=arch.nope_query_temperature if nope else None,
+        scale=query_scale(arch),
+        temperature=arch.nope_query_temperature if global_nope else None,
         qk_norm=_qk_norm_stage(arch, rotated=rope is not None),
         cross=False,
     )
@@ -166,18 +173,19 @@ def _cross_attention(arch: Architecture) -> AttentionPlan:
     """Attention from decoder tokens to every encoder output: no mask but padding, no positions."""
     return AttentionPlan(
         mixer=arch.token_mixer, causal=False, local=None, window=None, position=Position.none, rope=None,
-        scale=_QUERY_SCALES[arch.query_scale](arch), temperature=None,
+        scale=query_scale(arch), temperature=None,
         qk_norm=_qk_norm_stage(arch, rotated=False), cross=True,
     )
 
 
 def _layer(arch: Architecture, index: int, stack: str) -> LayerPlan:
     local = stack == "decoder" and arch.layer_pattern[index % len(arch.layer_pattern)] == "L"
+    nope = arch.nope_pattern is not None and arch.nope_pattern[index % len(arch.nope_pattern)] == "N"
     cross = arch.arch is Arch.encoder_decoder and stack == "decoder"
     return LayerPlan(
         index=index,
         stack=stack,
-        attention=_self_attention(arch, stack, local),
+        attention=_self_attention(arch, stack, local, nope),
         cross_attention=_cross_attention(arch) if cross else None,
         moe=arch.moe is not None and arch.moe.moe_pattern[index % len(arch.moe.moe_pattern)] == "M",
     )

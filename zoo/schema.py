@@ -108,7 +108,7 @@ class LocalAttention(str, Enum):
 
 
 class QueryScale(str, Enum):
-    """What the attention logits are divided by the square root of."""
+    """What the attention logits are divided by the square root of (a spec may give the number itself)."""
 
     head_dim = "head_dim"
     d_model_over_heads = "d_model_over_heads"  # Gemma 2 27B, Gemma 3 query_pre_attn_scalar
@@ -252,6 +252,7 @@ class MoE(_Strict):
     expert_d_ff: Int = Field(gt=0, le=MAX_FF)  # hidden width of one routed (and shared) expert
     router: Router
     gate_input: GateInput = GateInput.output
+    shared_expert_gate: Bool = False  # the shared experts' output scaled by sigmoid(w . x) (Qwen 1.5 / 2 MoE)
     moe_pattern: str = Field(default="M", max_length=MAX_PATTERN)  # repeating unit over layers: M a MoE layer, D a dense MLP of width d_ff
 
     @field_validator("moe_pattern")
@@ -304,6 +305,7 @@ class Architecture(_Strict):
     embedding_norm: Bool
     embedding_multiplier: Multiplier = 1.0
     output_multiplier: Multiplier = 1.0
+    residual_multiplier: Float = Field(default=1.0, gt=0, le=MAX_FACTOR)  # scales each sublayer's output before the add (Granite)
     embedding_dim: Int | None = Field(default=None, gt=0, le=MAX_WIDTH)  # embeddings narrower than d_model, projected in and out (OPT-350m)
     token_types: Int = Field(default=0, ge=0, le=MAX_SMALL)  # segment embeddings (BERT)
     pooler: Bool = False  # BERT's [CLS] pooler
@@ -320,11 +322,15 @@ class Architecture(_Strict):
     relative_max_distance: Int | None = Field(default=None, gt=0, le=MAX_CONTEXT)
 
     # Attention
-    query_scale: QueryScale = QueryScale.head_dim
+    # q.k is divided by the square root of this: a named width, or a number where a model gives one (Gemma 2/3's
+    # query_pre_attn_scalar; Granite's attention_multiplier m is 1 / m**2)
+    query_scale: QueryScale | Annotated[Float, Field(gt=0, le=MAX_THETA)] = QueryScale.head_dim
     layer_pattern: str = Field(default="G", max_length=MAX_PATTERN)
     local_attention: LocalAttention | None = None
     sliding_window: Int | None = Field(default=None, gt=0, le=MAX_CONTEXT)
     global_nope: Bool = False
+    # repeating unit over layers of which use RoPE: R rotates, N has no positions (SmolLM3: RRRN); None: all R
+    nope_pattern: str | None = Field(default=None, max_length=MAX_PATTERN)
     nope_query_temperature: QueryTemperature | None = None  # LLaMA 4's long-context scaling on NoPE layers
     qk_norm: QKNorm = QKNorm.none  # of the block's norm kind (LayerNorm without bias for Command R+)
 
@@ -448,6 +454,15 @@ def _architecture_problems(a: Architecture):
             yield "sliding_window", f"sliding_window is set but layer_pattern ('{a.layer_pattern}') has no local layers"
         if a.local_attention is not None:
             yield "local_attention", f"local_attention is set but layer_pattern ('{a.layer_pattern}') has no local layers"
+    if a.nope_pattern is not None:
+        if not re.fullmatch(r"[RN]+", a.nope_pattern) or "N" not in a.nope_pattern:
+            yield "nope_pattern", "nope_pattern is a string of 'R' (RoPE) and 'N' (no positions) with at least one 'N'"
+        elif a.position is not Position.rope:
+            yield "nope_pattern", "nope_pattern applies only when position is 'rope'"
+        elif a.global_nope:
+            yield "nope_pattern", "nope_pattern and global_nope are two ways to say which layers skip RoPE; use one"
+    if a.moe is not None and a.moe.shared_expert_gate and not a.moe.n_shared_experts:
+        yield "moe", "moe.shared_expert_gate needs shared experts (n_shared_experts > 0)"
     if a.global_nope:
         if "G" not in a.layer_pattern or not a.has_local_layers:
             yield "global_nope", "global_nope needs both global and local layers in layer_pattern"

@@ -273,6 +273,7 @@ class Rope:
     layout: str
     fraction: str | float = 1.0  # "partial_rotary_factor" (in rope_parameters), "rotary_dim" (a key), or fixed
     per_layer_type: bool = False  # Gemma 3: {"full_attention": {...}, "sliding_attention": {...}}
+    fixed_theta: float | None = None  # GPT-J: the base is in the model code, the config has no rope_parameters
 
     @property
     def fields(self):
@@ -309,7 +310,7 @@ class Rope:
         return params
 
     def read(self, config, notes):
-        params = _get(config, "rope_parameters")
+        params = {"rope_theta": self.fixed_theta} if self.fixed_theta else _get(config, "rope_parameters")
         local_theta = None
         if self.per_layer_type:
             params, local = params["full_attention"], params.get("sliding_attention")
@@ -344,6 +345,8 @@ class Rope:
             params["partial_rotary_factor"] = values["rotary_fraction"]
         elif self.fraction == "rotary_dim":
             written["rotary_dim"] = round(values["rotary_fraction"] * values["head_dim"])
+        if self.fixed_theta:
+            return written
         if self.per_layer_type:
             local_scaling = None if scaling is None or scaling.get("global_only") else scaling
             local_theta = values["rope_local_theta"] or values["rope_theta"]
@@ -421,7 +424,7 @@ class LayerTypes:
 
 @dataclass(frozen=True)
 class QueryPreAttnScalar:
-    """Gemma 2/3 scale queries by query_pre_attn_scalar**-0.5: head_dim, or d_model / n_heads."""
+    """Gemma 2/3 scale queries by query_pre_attn_scalar**-0.5: head_dim, d_model / n_heads, or any number."""
 
     key: str = "query_pre_attn_scalar"
 
@@ -435,11 +438,13 @@ class QueryPreAttnScalar:
             return {"query_scale": "head_dim"}
         if scalar == config.hidden_size / config.num_attention_heads:
             return {"query_scale": "d_model_over_heads"}
-        raise NotExpressible(f"{self.key}={scalar} is neither head_dim nor hidden_size / num_attention_heads")
+        return {"query_scale": float(scalar)}
 
     def write(self, values):
-        scalar = {"head_dim": values["head_dim"],
-                  "d_model_over_heads": values["d_model"] // values["n_heads"]}.get(values["query_scale"])
+        scale = values["query_scale"]
+        if not isinstance(scale, str):  # transformers types the scalar as an int where it is one
+            return {self.key: int(scale) if float(scale).is_integer() else scale}
+        scalar = {"head_dim": values["head_dim"], "d_model_over_heads": values["d_model"] // values["n_heads"]}.get(scale)
         return {} if scalar is None else {self.key: scalar}
 
 
@@ -535,19 +540,31 @@ class SparseExperts:
     """Qwen's MoE layers: every `decoder_sparse_step`-th layer routes to experts unless listed in
     `mlp_only_layers`; the router's top-k probabilities are renormalised when `norm_topk_prob` (which is a
     softmax over the top-k logits) or kept as they are. d_ff is the dense layers' width (`intermediate_size`),
-    or the expert width when no layer is dense."""
+    or the expert width when no layer is dense. Qwen 2 MoE adds one sigmoid-gated shared expert of width
+    `shared_key`, which the spec counts in expert widths."""
+
+    shared_key: str | None = None
 
     @property
     def fields(self):
         return ("moe", "d_ff")
+
+    def _shared(self, config, expert_d_ff: int) -> dict:
+        if self.shared_key is None:
+            return {"n_shared_experts": 0, "shared_expert_gate": False}
+        width = _get(config, self.shared_key)
+        if width % expert_d_ff:
+            raise NotExpressible(f"{self.shared_key}={width} is not a whole number of experts of width {expert_d_ff}")
+        return {"n_shared_experts": width // expert_d_ff, "shared_expert_gate": True}
 
     def read(self, config, notes):
         step, dense = _get(config, "decoder_sparse_step"), set(getattr(config, "mlp_only_layers", None) or [])
         kinds = ["M" if i not in dense and (i + 1) % step == 0 else "D" for i in range(_get(config, "num_hidden_layers"))]
         pattern = "".join(_repeating_unit(kinds))
         router = "topk_softmax" if _get(config, "norm_topk_prob") else "softmax_topk"
+        expert_d_ff = _get(config, "moe_intermediate_size")
         moe = {"n_experts": _get(config, "num_experts"), "experts_per_token": _get(config, "num_experts_per_tok"),
-               "n_shared_experts": 0, "expert_d_ff": _get(config, "moe_intermediate_size"), "router": router,
+               **self._shared(config, expert_d_ff), "expert_d_ff": expert_d_ff, "router": router,
                "gate_input": "output", "moe_pattern": pattern}
         return {"moe": moe, "d_ff": _get(config, "intermediate_size") if "D" in pattern else moe["expert_d_ff"]}
 
@@ -558,9 +575,67 @@ class SparseExperts:
         pattern = moe["moe_pattern"]
         dense = [i for i in range(values["n_layers"]) if pattern[i % len(pattern)] == "D"]
         router = {"topk_softmax": True, "softmax_topk": False}.get(moe["router"])
-        return {"num_experts": moe["n_experts"], "num_experts_per_tok": moe["experts_per_token"],
-                "moe_intermediate_size": moe["expert_d_ff"], "norm_topk_prob": router, "decoder_sparse_step": 1,
-                "mlp_only_layers": dense, "intermediate_size": values["d_ff"]}
+        written = {"num_experts": moe["n_experts"], "num_experts_per_tok": moe["experts_per_token"],
+                   "moe_intermediate_size": moe["expert_d_ff"], "norm_topk_prob": router, "decoder_sparse_step": 1,
+                   "mlp_only_layers": dense, "intermediate_size": values["d_ff"]}
+        if self.shared_key is not None:
+            written[self.shared_key] = moe["n_shared_experts"] * moe["expert_d_ff"]
+        return written
+
+
+@dataclass(frozen=True)
+class NoRopeLayers:
+    """SmolLM3's `no_rope_layers`, one 0/1 per layer (1: RoPE), as the repeating unit of nope_pattern."""
+
+    @property
+    def fields(self):
+        return ("nope_pattern",)
+
+    def read(self, config, notes):
+        uses_rope = [bool(flag) for flag in _get(config, "no_rope_layers")]
+        return {"nope_pattern": None if all(uses_rope) else "".join(_repeating_unit(["R" if r else "N" for r in uses_rope]))}
+
+    def write(self, values):
+        pattern = values["nope_pattern"] or "R"
+        return {"no_rope_layers": [int(pattern[i % len(pattern)] == "R") for i in range(values["n_layers"])]}
+
+
+@dataclass(frozen=True)
+class AttentionMultiplier:
+    """Granite's `attention_multiplier` m: q.k times m, which is the schema's query_scale 1 / m**2."""
+
+    key: str = "attention_multiplier"
+
+    @property
+    def fields(self):
+        return ("query_scale",)
+
+    def read(self, config, notes):
+        return {"query_scale": _get(config, self.key) ** -2}
+
+    def write(self, values):
+        scale = values["query_scale"]
+        named = {"head_dim": values["head_dim"], "d_model_over_heads": values["d_model"] / values["n_heads"], "none": 1}
+        return {self.key: (named[scale] if isinstance(scale, str) else scale) ** -0.5}
+
+
+@dataclass(frozen=True)
+class Reciprocal:
+    """A field stored as its reciprocal (Granite divides the logits by `logits_scaling`)."""
+
+    field: str
+    key: str
+
+    @property
+    def fields(self):
+        return (self.field,)
+
+    def read(self, config, notes):
+        return {self.field: 1 / _get(config, self.key)}
+
+    def write(self, values):
+        value = values[self.field]
+        return {self.key: 1 / value} if isinstance(value, (int, float)) else {}
 
 
 @dataclass(frozen=True)
@@ -679,7 +754,7 @@ TYPES = {t.model_type: t for t in (
         Key("context_length", "n_positions"), Key("norm_eps", "layer_norm_epsilon"),
         Key("dropout", "resid_pdrop", also=("embd_pdrop", "attn_pdrop")), Key("tied_embeddings", "tie_word_embeddings"),
         Activation("activation_function", gated=False), Biases(False, False, True),
-        Rope("interleaved", fraction="rotary_dim"), _Z_LOSS,
+        Rope("interleaved", fraction="rotary_dim", fixed_theta=10000.0), _Z_LOSS,
     )),
     HFType("gpt_neox", "GPTNeoXForCausalLM", (
         _decoder(norm="layernorm", norm_bias=True, norm_position="pre", final_norm=True, embedding_norm=False),
@@ -808,6 +883,20 @@ TYPES = {t.model_type: t for t in (
                                                                                       False: {"parallel_block": False}}),
         Switch("qk_layernorm", {False: {"qk_norm": "none"}}),
     )),
+    HFType("qwen2_moe", "Qwen2MoeForCausalLM", (
+        _decoder(**_RMS_PRE), *_SIZES_NO_FFN, Key("dropout", "attention_dropout"), Key("norm_eps", "rms_norm_eps"),
+        Activation("hidden_act", gated=True), _Z_LOSS, Biases("qkv_bias", False, False), Rope("half"),
+        LayerTypes(flag_key="use_sliding_window"), SparseExperts(shared_key="shared_expert_intermediate_size"),
+    )),
+    HFType("smollm3", "SmolLM3ForCausalLM", (
+        _decoder(**_RMS_PRE), *_LLAMA, Biases("attention_bias", "attention_bias", "mlp_bias"), Rope("half"),
+        LayerTypes(flag_key="use_sliding_window"), NoRopeLayers(),
+    )),
+    HFType("granite", "GraniteForCausalLM", (
+        _decoder(**_RMS_PRE), *_LLAMA, Biases("attention_bias", "attention_bias", "mlp_bias"), Rope("half"),
+        Key("embedding_multiplier", "embedding_multiplier"), Key("residual_multiplier", "residual_multiplier"),
+        AttentionMultiplier(), Reciprocal("output_multiplier", "logits_scaling"),
+    )),
     HFType("gpt_neo", "GPTNeoForCausalLM", (
         _decoder(**_LAYERNORM_PRE, position="learned", query_scale="none"),
         Key("n_layers", "num_layers"), Key("d_model", "hidden_size"), Key("n_heads", "num_heads"),
@@ -842,9 +931,6 @@ NEAREST = {
                                "multi-token-prediction layers"),
     "gpt_oss": ("mixtral", "learned attention sinks, router and expert biases, a clamped SwiGLU and YaRN RoPE"),
     "glm4_moe": ("qwen3_moe", "shared experts, a sigmoid router with a selection bias and leading dense layers"),
-    "qwen2_moe": ("qwen3_moe", "a shared expert scaled by a sigmoid gate"),
-    "granite": ("llama", "a residual multiplier and an attention multiplier in place of 1/sqrt(head_dim)"),
-    "smollm3": ("llama", "NoPE on every n-th layer (no_rope_layers) in a model without local layers"),
     "olmo": ("olmo2", "LayerNorm without weights and clip_qkv"),
     "falcon": ("gpt_neox", "its fused multi-query query_key_value layout and alibi options"),
     "mistral3": ("mistral", "its vision tower (only a text config is read)"),
@@ -853,4 +939,5 @@ NEAREST = {
 # The order in which a spec is matched to a type: the plainest reference that expresses it wins.
 TYPE_ORDER = ("llama", "mistral", "mixtral", "qwen2", "qwen3", "olmo2", "gemma", "gemma2", "gemma3_text", "cohere",
               "cohere2", "llama4_text", "gpt2", "openai-gpt", "gptj", "gpt_neox", "opt", "bloom", "bert", "t5",
-              "qwen3_moe", "olmo3", "exaone4", "glm4", "phi3", "starcoder2", "stablelm", "gpt_neo")
+              "qwen3_moe", "olmo3", "exaone4", "glm4", "phi3", "starcoder2", "stablelm", "gpt_neo", "qwen2_moe",
+              "smollm3", "granite")

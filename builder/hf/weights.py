@@ -257,6 +257,16 @@ WEIGHTS = {
         **_linears("layers.{i}.mlp", "model.layers.{i}.mlp", {"up_proj": "c_fc", "down_proj": "c_proj"}),
     },
     "stablelm": _llama_like(_PRE_NORMS),
+    "smollm3": _llama_like(_PRE_NORMS),
+    "granite": _llama_like(_PRE_NORMS),
+    "qwen2_moe": {
+        **_llama_like(_PRE_NORMS),
+        "layers.{i}.mlp.router.weight": src("model.layers.{i}.mlp.gate.weight"),
+        "layers.{i}.mlp.experts.gate_up_proj": src("model.layers.{i}.mlp.experts.gate_up_proj"),
+        "layers.{i}.mlp.experts.down_proj": src("model.layers.{i}.mlp.experts.down_proj"),
+        **_linears("layers.{i}.mlp.shared_experts", "model.layers.{i}.mlp.shared_expert", _GATED_MLP),
+        "layers.{i}.mlp.shared_expert_gate.weight": src("model.layers.{i}.mlp.shared_expert_gate.weight"),
+    },
     "gpt_neo": {
         "embed_tokens.weight": src("transformer.wte.weight"),
         "embed_positions.weight": src("transformer.wpe.weight"),

@@ -29,19 +29,19 @@ NORM_SLOTS = {
 
 
 def _pre(block, x, name, sublayer):
-    return x + block.dropout(sublayer(getattr(block, f"{name}_norm")(x)))
+    return x + block.branch(sublayer(getattr(block, f"{name}_norm")(x)))
 
 
 def _post(block, x, name, sublayer):
-    return getattr(block, f"{name}_norm")(x + block.dropout(sublayer(x)))
+    return getattr(block, f"{name}_norm")(x + block.branch(sublayer(x)))
 
 
 def _double(block, x, name, sublayer):
-    return x + block.dropout(getattr(block, f"{name}_out_norm")(sublayer(getattr(block, f"{name}_norm")(x))))
+    return x + block.branch(getattr(block, f"{name}_out_norm")(sublayer(getattr(block, f"{name}_norm")(x))))
 
 
 def _reordered(block, x, name, sublayer):
-    return x + block.dropout(getattr(block, f"{name}_out_norm")(sublayer(x)))
+    return x + block.branch(getattr(block, f"{name}_out_norm")(sublayer(x)))
 
 
 RESIDUALS = {NormPosition.pre: _pre, NormPosition.post: _post, NormPosition.double: _double, NormPosition.reordered: _reordered}
@@ -60,6 +60,7 @@ class Block(nn.Module):
         self.cross_attention = make_mixer(arch, plan.cross_attention) if plan.cross_attention is not None else None
         self.mlp = MoE(arch) if plan.moe else MLP(arch, arch.d_ff)
         self.dropout = nn.Dropout(arch.dropout)
+        self.residual_multiplier = arch.residual_multiplier
         if self.parallel:
             self.attn_norm = make_norm(arch, arch.d_model)
             self.mlp_norm = None if arch.parallel_shared_norm else make_norm(arch, arch.d_model)
@@ -69,11 +70,16 @@ class Block(nn.Module):
             for slot in NORM_SLOTS[arch.norm_position]:
                 setattr(self, f"{sublayer}_{slot}", make_norm(arch, arch.d_model))
 
+    def branch(self, y: torch.Tensor) -> torch.Tensor:
+        """A sublayer's output as the residual stream receives it: dropout, then the residual multiplier."""
+        y = self.dropout(y)
+        return y if self.residual_multiplier == 1.0 else y * self.residual_multiplier
+
     def forward(self, x: torch.Tensor, inputs: StackInputs, cache: LayerCache | None = None) -> torch.Tensor:
         if self.parallel:
             attn_in = self.attn_norm(x)
             mlp_in = attn_in if self.mlp_norm is None else self.mlp_norm(x)
-            return x + self.dropout(self.attention(attn_in, inputs, cache)) + self.dropout(self.mlp(mlp_in))
+            return x + self.branch(self.attention(attn_in, inputs, cache)) + self.branch(self.mlp(mlp_in))
         x = self.residual(self, x, "attn", lambda h: self.attention(h, inputs, cache))
         if self.cross_attention is not None:
             x = self.residual(self, x, "cross_attn", lambda h: self.cross_attention(h, inputs, cache))

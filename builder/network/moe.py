@@ -9,7 +9,8 @@ Weight names: `router` is a bias-free nn.Linear(d_model, n_experts); experts are
 nn.Linear layout: gated experts hold `experts.gate_up_proj` [n_experts, 2 * expert_d_ff, d_model] (gate rows,
 then up rows, so one grouped matmul computes both), plain ones `experts.up_proj` [n_experts, expert_d_ff,
 d_model]; `experts.down_proj` is [n_experts, d_model, expert_d_ff]; `shared_experts` is one dense MLP
-of width n_shared_experts * expert_d_ff. Experts and router carry no biases (no mixture-of-experts
+of width n_shared_experts * expert_d_ff, scaled per token by sigmoid(`shared_expert_gate`) where the spec has that
+gate (Qwen 1.5 / 2 MoE). Experts and router carry no biases (no mixture-of-experts
 checkpoint in the catalog has them).
 """
 
@@ -91,6 +92,7 @@ class MoE(nn.Module):
         self.router = Linear(arch.d_model, moe.n_experts, bias=False)
         self.experts = Experts(arch)
         self.shared_experts = MLP(arch, moe.n_shared_experts * moe.expert_d_ff) if moe.n_shared_experts else None
+        self.shared_expert_gate = Linear(arch.d_model, 1, bias=False) if moe.shared_expert_gate else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Every (token, chosen expert) pair sorted by expert once, the experts run as grouped matmuls over
@@ -111,5 +113,8 @@ class MoE(nn.Module):
             routed = self.experts(routed, ends) * gate
         out = torch.zeros_like(tokens).index_add(0, token_ids, routed)
         if self.shared_experts is not None:
-            out = out + self.shared_experts(tokens)
+            shared = self.shared_experts(tokens)
+            if self.shared_expert_gate is not None:
+                shared = torch.sigmoid(self.shared_expert_gate(tokens)) * shared  # [N, 1] per-token weight
+            out = out + shared
         return out.reshape(x.shape)

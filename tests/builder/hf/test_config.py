@@ -104,9 +104,25 @@ def test_values_outside_the_schema_are_refused_with_the_config_key():
         spec_from_hf(transformers.LlamaConfig(rope_scaling={"rope_type": "dynamic", "factor": 4.0}))
     with pytest.raises(NotExpressible, match="mamba: not supported; supported: "):
         spec_from_hf({"model_type": "mamba"})
-    with pytest.raises(NotExpressible, match="qwen2_moe: not supported; the nearest supported type is qwen3_moe, "
-                                             "which lacks a shared expert scaled by a sigmoid gate"):
-        spec_from_hf({"model_type": "qwen2_moe"})
+    with pytest.raises(NotExpressible, match="gpt_oss: not supported; the nearest supported type is mixtral, "
+                                             "which lacks learned attention sinks"):
+        spec_from_hf({"model_type": "gpt_oss"})
+
+
+def test_gptj_configs_as_published_read_the_base_its_code_hardwires():
+    """GPT-J configs carry no RoPE base (its model code computes 10000 ** (-2i / rotary_dim)); a spec with
+    another base cannot be written as gptj."""
+    from zoo.variants import load_record
+
+    published = {"activation_function": "gelu_new", "architectures": ["GPTJForCausalLM"], "model_type": "gptj",
+                 "n_embd": 4096, "n_head": 16, "n_inner": None, "n_layer": 28, "n_positions": 2048, "rotary": True,
+                 "rotary_dim": 64, "layer_norm_epsilon": 1e-05, "tie_word_embeddings": False, "vocab_size": 50400,
+                 "attn_pdrop": 0.0, "embd_pdrop": 0.0, "resid_pdrop": 0.0}
+    spec = spec_from_hf(published)
+    assert (spec.rope_theta, spec.rotary_fraction, spec.rope_layout.value) == (10000.0, 0.25, "interleaved")
+    other_base = load_record("gpt-j-6b").architecture.model_copy(update={"rope_theta": 500000.0})
+    with pytest.raises(NotExpressible, match="gptj cannot express rope_theta=500000.0"):
+        hf_config_from_spec(other_base, "gptj")
 
 
 @pytest.mark.parametrize("key, absent", [("qwen2.5-7b", "missing"), ("olmo-2-7b", "missing"),

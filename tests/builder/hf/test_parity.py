@@ -61,6 +61,13 @@ TYPE_CASES = {
                                             "qkv_bias": True}),
     "stablelm-parallel": ("stablelm", "llama-2-7b", {"norm": "layernorm", "norm_bias": True, "rotary_fraction": 0.25,
                                                      "parallel_block": True, "parallel_shared_norm": True}),
+    "qwen2_moe": ("qwen2_moe", "qwen2.5-7b", {"n_layers": 4, "d_ff": 96, "moe": {
+        **_TINY_MOE, "router": "softmax_topk", "n_shared_experts": 2, "shared_expert_gate": True,
+        "moe_pattern": "DM"}}),
+    "smollm3": ("smollm3", "llama-3-8b", {"n_layers": 4, "nope_pattern": "RRRN"}),
+    "granite": ("granite", "llama-3-8b", {"embedding_multiplier": 12.0, "residual_multiplier": 0.22,
+                                          "query_scale": 256.0, "output_multiplier": 0.125}),
+    "gemma2-query-scalar": ("gemma2", "gemma-2-27b", {"query_scale": 40.0}),  # neither head_dim nor d / heads
     "gpt_neo": ("gpt_neo", "gpt2-xl", {"layer_pattern": "GL", "local_attention": "sliding", "sliding_window": WINDOW,
                                        "query_scale": "none", "qkv_bias": False}),
 }
