@@ -21,6 +21,8 @@ class ParamCounts(NamedTuple):
 
 
 def _norm(arch: Architecture, dim: int) -> int:
+    if not arch.norm_affine:
+        return 0
     return dim * (2 if arch.norm is Norm.layernorm and arch.norm_bias else 1)
 
 

@@ -288,6 +288,7 @@ class Architecture(_Strict):
     norm: Norm
     norm_eps: Float = Field(gt=0, lt=1)
     norm_bias: Bool  # LayerNorm with a bias (always false for RMSNorm)
+    norm_affine: Bool = True  # norms learn a scale (and bias); OLMo 1's LayerNorm learns neither
     norm_unit_offset: Bool = False  # the norm scales by (1 + w), w initialised at 0 (Gemma)
     norm_position: NormPosition
     final_norm: Bool  # a norm after the last block, before the output head
@@ -332,6 +333,7 @@ class Architecture(_Strict):
     # repeating unit over layers of which use RoPE: R rotates, N has no positions (SmolLM3: RRRN); None: all R
     nope_pattern: str | None = Field(default=None, max_length=MAX_PATTERN)
     nope_query_temperature: QueryTemperature | None = None  # LLaMA 4's long-context scaling on NoPE layers
+    clip_qkv: Float | None = Field(default=None, gt=0, le=MAX_FACTOR)  # q, k, v clamped to +-clip_qkv after projection (OLMo)
     qk_norm: QKNorm = QKNorm.none  # of the block's norm kind (LayerNorm without bias for Command R+)
 
     # Stability
@@ -399,6 +401,8 @@ def _architecture_problems(a: Architecture):
         yield "n_encoder_layers", "n_encoder_layers applies only to encoder-decoder models"
     if a.norm is Norm.rmsnorm and a.norm_bias:
         yield "norm_bias", "norm_bias must be false for rmsnorm (RMSNorm has no bias)"
+    if not a.norm_affine and (a.norm_bias or a.norm_unit_offset):
+        yield "norm_affine", "a norm without learned parameters (norm_affine false) has no bias and no unit offset"
     if a.mlp_bias is not None and a.mlp_bias == a.linear_bias:
         yield "mlp_bias", "mlp_bias is only for MLP biases that differ from linear_bias; omit it otherwise"
     if a.parallel_block and a.norm_position is not NormPosition.pre:

@@ -639,6 +639,33 @@ class Reciprocal:
 
 
 @dataclass(frozen=True)
+class FalconLayout:
+    """Falcon's KV heads and block shape from its flags: the original layout (multi_query: one KV head, else
+    as many as query heads; parallel_attn: one shared norm, else a serial block) or new_decoder_architecture
+    (num_kv_heads groups, parallel, with num_ln_in_parallel_attn norms)."""
+
+    @property
+    def fields(self):
+        return ("n_kv_heads", "parallel_block", "parallel_shared_norm")
+
+    def read(self, config, notes):
+        if _get(config, "new_decoder_architecture"):
+            norms = getattr(config, "num_ln_in_parallel_attn", None) or 2
+            return {"n_kv_heads": _get(config, "num_kv_heads"), "parallel_block": True,
+                    "parallel_shared_norm": norms == 1}
+        heads = 1 if _get(config, "multi_query") else _get(config, "num_attention_heads")
+        return {"n_kv_heads": heads, "parallel_block": bool(_get(config, "parallel_attn")), "parallel_shared_norm": True}
+
+    def write(self, values):
+        kv, heads = values["n_kv_heads"], values["n_heads"]
+        if values["parallel_block"] and (not values["parallel_shared_norm"] or kv not in (1, heads)):
+            return {"new_decoder_architecture": True, "num_kv_heads": kv, "parallel_attn": True,
+                    "num_ln_in_parallel_attn": 1 if values["parallel_shared_norm"] else 2}
+        return {"new_decoder_architecture": False, "multi_query": kv == 1, "num_kv_heads": kv,
+                "parallel_attn": values["parallel_block"]}
+
+
+@dataclass(frozen=True)
 class NeoLayers:
     """GPT-Neo's `attention_types` ([[["global", "local"], 12]]) and `window_size`: its local layers are
     sliding windows over the previous window_size tokens."""
@@ -897,6 +924,21 @@ TYPES = {t.model_type: t for t in (
         Key("embedding_multiplier", "embedding_multiplier"), Key("residual_multiplier", "residual_multiplier"),
         AttentionMultiplier(), Reciprocal("output_multiplier", "logits_scaling"),
     )),
+    HFType("olmo", "OlmoForCausalLM", (
+        _decoder(**{**_LAYERNORM_PRE, "norm_bias": False}, norm_affine=False, norm_eps=1e-5), *_SIZES,
+        Key("dropout", "attention_dropout"), Activation("hidden_act", gated=True), _Z_LOSS,
+        Biases("attention_bias", "attention_bias", False), Rope("half"), Key("clip_qkv", "clip_qkv", default=None),
+    )),
+    HFType("falcon", "FalconForCausalLM", (
+        _decoder(**{name: value for name, value in _LAYERNORM_PRE.items() if name != "parallel_block"}),
+        Key("n_layers", "num_hidden_layers"), Key("d_model", "hidden_size"), Key("n_heads", "num_attention_heads"),
+        Quotient("head_dim", "hidden_size", "num_attention_heads"), FalconLayout(),
+        Width("d_ff", "ffn_hidden_size", "hidden_size"), Key("vocab_size", "vocab_size"),
+        Key("context_length", "max_position_embeddings"), Key("norm_eps", "layer_norm_epsilon"),
+        Key("dropout", "hidden_dropout", also=("attention_dropout",)), Key("tied_embeddings", "tie_word_embeddings"),
+        Activation("activation", gated=False), Biases("bias", "bias", "bias"), _Z_LOSS,
+        Switch("alibi", {False: {}}), Rope("half"),
+    )),
     HFType("gpt_neo", "GPTNeoForCausalLM", (
         _decoder(**_LAYERNORM_PRE, position="learned", query_scale="none"),
         Key("n_layers", "num_layers"), Key("d_model", "hidden_size"), Key("n_heads", "num_heads"),
@@ -931,8 +973,6 @@ NEAREST = {
                                "multi-token-prediction layers"),
     "gpt_oss": ("mixtral", "learned attention sinks, router and expert biases, a clamped SwiGLU and YaRN RoPE"),
     "glm4_moe": ("qwen3_moe", "shared experts, a sigmoid router with a selection bias and leading dense layers"),
-    "olmo": ("olmo2", "LayerNorm without weights and clip_qkv"),
-    "falcon": ("gpt_neox", "its fused multi-query query_key_value layout and alibi options"),
     "mistral3": ("mistral", "its vision tower (only a text config is read)"),
 }
 
@@ -940,4 +980,4 @@ NEAREST = {
 TYPE_ORDER = ("llama", "mistral", "mixtral", "qwen2", "qwen3", "olmo2", "gemma", "gemma2", "gemma3_text", "cohere",
               "cohere2", "llama4_text", "gpt2", "openai-gpt", "gptj", "gpt_neox", "opt", "bloom", "bert", "t5",
               "qwen3_moe", "olmo3", "exaone4", "glm4", "phi3", "starcoder2", "stablelm", "gpt_neo", "qwen2_moe",
-              "smollm3", "granite")
+              "smollm3", "granite", "olmo", "falcon")

@@ -52,6 +52,15 @@ def _qkv_rows(tensor, part, arch):
     return tensor.split([q, kv, kv], dim=0)[part]
 
 
+def _grouped_qkv(tensor, part, arch):
+    """Falcon query_key_value: per KV group, its query heads, then its key, then its value head
+    ([kv_heads, heads / kv_heads + 2, head_dim]); one group for multi-query, a (q, k, v) per head for MHA."""
+    groups, per_group = arch.n_kv_heads, arch.n_heads // arch.n_kv_heads
+    grouped = tensor.reshape(groups, per_group + 2, arch.head_dim, *tensor.shape[1:])
+    picked = grouped[:, :per_group] if part == 0 else grouped[:, per_group + part - 1]
+    return picked.reshape(-1, *tensor.shape[1:])
+
+
 def _stacked_transposed(tensor, part, arch):
     """LLaMA 4 stores stacked experts as [experts, d_in, d_out] (x @ W); ours are [experts, d_out, d_in]. Its
     gate_up_proj's gate columns, then up columns, become our gate rows, then up rows."""
@@ -66,6 +75,7 @@ LAYOUTS = {
     "stacked_transposed": _stacked_transposed,
     "row_halves": _row_halves,
     "qkv_rows": _qkv_rows,
+    "grouped_qkv": _grouped_qkv,
 }
 
 
@@ -258,6 +268,20 @@ WEIGHTS = {
     },
     "stablelm": _llama_like(_PRE_NORMS),
     "smollm3": _llama_like(_PRE_NORMS),
+    "olmo": _llama_like({}),  # its norms have no parameters
+    "falcon": {
+        "embed_tokens.weight": src("transformer.word_embeddings.weight"),
+        **_fused_qkv("layers.{i}.attention", "transformer.h.{i}.self_attention.query_key_value", "grouped_qkv"),
+        **_linears("layers.{i}.attention", "transformer.h.{i}.self_attention", {"o_proj": "dense"}),
+        **_linears("layers.{i}.mlp", "transformer.h.{i}.mlp", {"up_proj": "dense_h_to_4h", "down_proj": "dense_4h_to_h"}),
+        **{f"layers.{{i}}.{ours}.{suffix}": src(*(f"transformer.h.{{i}}.{name}.{suffix}" for name in theirs))
+           for ours, theirs in (("attn_norm", ("input_layernorm", "ln_attn")), ("mlp_norm", ("post_attention_layernorm",
+                                                                                              "ln_mlp")))
+           for suffix in ("weight", "bias")},
+        "norm.weight": src("transformer.ln_f.weight"),
+        "norm.bias": src("transformer.ln_f.bias"),
+        "lm_head.weight": src("lm_head.weight"),
+    },
     "granite": _llama_like(_PRE_NORMS),
     "qwen2_moe": {
         **_llama_like(_PRE_NORMS),

@@ -80,13 +80,28 @@ class HeadwiseNorm(nn.Module, Initialised):
         _identity_scale(self, self.unit_offset)
 
 
+class PlainLayerNorm(nn.Module):
+    """LayerNorm with no learned scale or bias (OLMo 1), computed in float32 and cast back as transformers does."""
+
+    def __init__(self, dim: int, eps: float):
+        super().__init__()
+        self.dim, self.eps = dim, eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.layer_norm(x.float(), (self.dim,), eps=self.eps).type_as(x)
+
+
 def _layernorm(arch: Architecture, dim: int) -> nn.Module:
+    if not arch.norm_affine:
+        return PlainLayerNorm(dim, arch.norm_eps)
     if arch.norm_unit_offset:
         return UnitOffsetNorm(dim, arch.norm_eps, rms=False, bias=arch.norm_bias)
     return LayerNorm(dim, eps=arch.norm_eps, bias=arch.norm_bias)
 
 
 def _rmsnorm(arch: Architecture, dim: int) -> nn.Module:
+    if not arch.norm_affine:
+        return nn.RMSNorm(dim, eps=arch.norm_eps, elementwise_affine=False)
     if arch.norm_unit_offset:
         return UnitOffsetNorm(dim, arch.norm_eps, rms=True, bias=False)
     return RMSNorm(dim, eps=arch.norm_eps)

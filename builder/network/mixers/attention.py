@@ -41,6 +41,7 @@ class Attention(nn.Module, Initialised):
         self.o_proj = Linear(q_width, arch.d_model, arch.linear_bias, Role.residual)
         self.qk_norm = QKNorm(arch, plan.qk_norm)
         self.softcap = arch.attn_softcap
+        self.clip = arch.clip_qkv
         self.pos_proj = self.pos_bias_u = self.pos_bias_v = None
         if plan.position is Position.xl_relative:
             self.pos_proj = Linear(arch.d_model, q_width, bias=False)
@@ -69,8 +70,10 @@ class Attention(nn.Module, Initialised):
         return "eager" if self.softcap is not None else "sdpa"
 
     def _heads(self, x: torch.Tensor) -> torch.Tensor:
-        """[B, T, heads * head_dim] -> [B, heads, T, head_dim]; the heads are however many the projection gave
-        (all of them, or a tensor-parallel rank's share)."""
+        """A q, k or v projection [B, T, heads * head_dim] -> [B, heads, T, head_dim], clamped to +-clip_qkv where
+        the spec says (OLMo); the heads are however many the projection gave (all, or a tensor-parallel share)."""
+        if self.clip is not None:
+            x = x.clamp(-self.clip, self.clip)
         return x.unflatten(-1, (-1, self.head_dim)).transpose(1, 2)
 
     def _keys_and_values(self, source: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -38,10 +38,10 @@ TYPE_CASES = {
                                                                   "moe_pattern": "M"}}),
     "qwen3_moe-sparse-step": ("qwen3_moe", "qwen3-8b", {
         "n_layers": 4, "d_ff": 96, "moe": {**_TINY_MOE, "router": "softmax_topk", "moe_pattern": "DM"}}),
-    "olmo3": ("olmo3", "olmo-2-7b", {"n_layers": 4, "n_kv_heads": 2, "layer_pattern": "LLLG",
+    "olmo3": ("olmo3", "olmo-2-7b", {"n_layers": 4, "n_kv_heads": 3, "layer_pattern": "LLLG",
                                      "local_attention": "sliding", "sliding_window": WINDOW}),
     # YaRN on the global layers only, with its default ramp and attention factor (Olmo 3 long context)
-    "olmo3-yarn": ("olmo3", "olmo-2-7b", {"n_layers": 4, "n_kv_heads": 2, "layer_pattern": "LLLG",
+    "olmo3-yarn": ("olmo3", "olmo-2-7b", {"n_layers": 4, "n_kv_heads": 3, "layer_pattern": "LLLG",
                                           "local_attention": "sliding", "sliding_window": WINDOW, "rope_scaling": {
                                               "kind": "yarn", "factor": 8.0, "original_context_length": 16,
                                               "global_only": True}}),
@@ -49,7 +49,7 @@ TYPE_CASES = {
     "llama-yarn": ("llama", "llama-3-8b", {"rope_scaling": {
         "kind": "yarn", "factor": 4.0, "original_context_length": 16, "beta_fast": 16.0, "beta_slow": 2.0,
         "truncate": False, "mscale": 0.707, "mscale_all_dim": 1.0}}),
-    "exaone4": ("exaone4", "olmo-2-7b", {"n_layers": 4, "n_kv_heads": 2, "qk_norm": "head", "layer_pattern": "LLLG",
+    "exaone4": ("exaone4", "olmo-2-7b", {"n_layers": 4, "n_kv_heads": 3, "qk_norm": "head", "layer_pattern": "LLLG",
                                          "local_attention": "sliding", "sliding_window": WINDOW, "global_nope": True}),
     "glm4": ("glm4", "llama-3-8b", {"norm_position": "double", "qkv_bias": True, "rope_layout": "interleaved",
                                     "rotary_fraction": 0.5, "head_dim": 24}),
@@ -68,6 +68,13 @@ TYPE_CASES = {
     "granite": ("granite", "llama-3-8b", {"embedding_multiplier": 12.0, "residual_multiplier": 0.22,
                                           "query_scale": 256.0, "output_multiplier": 0.125}),
     "gemma2-query-scalar": ("gemma2", "gemma-2-27b", {"query_scale": 40.0}),  # neither head_dim nor d / heads
+    "olmo": ("olmo", "llama-2-7b", {"norm": "layernorm", "norm_affine": False, "clip_qkv": 0.3}),
+    "falcon": ("falcon", "gpt-j-6b", {"n_kv_heads": 1, "rope_layout": "half", "tied_embeddings": True,  # Falcon-7B
+                                      "output_bias": False, "rotary_fraction": 1.0, "mlp_bias": None}),
+    "falcon-new-decoder": ("falcon", "gpt-neox-20b", {"n_kv_heads": 3, "parallel_shared_norm": False,  # Falcon-40B
+                                                      "rotary_fraction": 1.0, "tied_embeddings": True}),
+    "falcon-serial": ("falcon", "gpt-neox-20b", {"parallel_block": False, "parallel_shared_norm": True,
+                                                 "rotary_fraction": 1.0}),
     "gpt_neo": ("gpt_neo", "gpt2-xl", {"layer_pattern": "GL", "local_attention": "sliding", "sliding_window": WINDOW,
                                        "query_scale": "none", "qkv_bias": False}),
 }
@@ -75,11 +82,12 @@ TOLERANCE = 1e-4
 
 
 def tiny_spec(key: str):
-    """The record's architecture at d_model 64, 4 heads, vocab 128, enough layers for one full layer pattern."""
+    """The record's architecture at d_model 96, 6 heads (GQA: 3 KV heads, so 3 groups of 2), vocab 128, enough
+    layers for one full layer pattern."""
     arch = RECORDS[key].architecture
-    kv_heads = 1 if arch.n_kv_heads == 1 else (4 if arch.n_kv_heads == arch.n_heads else 2)
+    kv_heads = 1 if arch.n_kv_heads == 1 else (6 if arch.n_kv_heads == arch.n_heads else 3)
     moe_pattern = len(arch.moe.moe_pattern) if arch.moe else 1
-    update = dict(d_model=64, n_heads=4, n_kv_heads=kv_heads, d_ff=256, vocab_size=VOCAB, context_length=64,
+    update = dict(d_model=96, n_heads=6, n_kv_heads=kv_heads, d_ff=384, vocab_size=VOCAB, context_length=64,
                   dropout=0.0, n_layers=max(2, len(arch.layer_pattern), moe_pattern),
                   # keep a head width that differs from d_model / n_heads where the record's does (Gemma 2/3)
                   head_dim=16 if arch.head_dim * arch.n_heads == arch.d_model else 24)
@@ -121,7 +129,7 @@ def reference_and_ours(case: str):
         for parameter in reference.parameters():
             parameter.add_(torch.randn(parameter.shape, generator=generator) * 0.05)
     ours = build(spec, device="cpu", seed=1).eval()
-    load_hf_weights(ours, reference.state_dict())
+    load_hf_weights(ours, reference.state_dict(), config.model_type)
     return spec, reference, ours
 
 
@@ -269,8 +277,9 @@ def test_missing_and_unexpected_tensors_are_all_listed_before_anything_is_copied
 def test_a_tensor_of_the_wrong_shape_is_reported_with_both_shapes():
     spec, reference, _ = reference_and_ours("llama")
     state = dict(reference.state_dict())
-    state["model.norm.weight"] = torch.ones(65)
-    with pytest.raises(WeightLoadError, match=r"shape: norm.weight \(64,\) <- model.norm.weight gives \(65,\)"):
+    state["model.norm.weight"] = torch.ones(spec.d_model + 1)
+    with pytest.raises(WeightLoadError, match=rf"shape: norm.weight \({spec.d_model},\) <- model.norm.weight gives "
+                                              rf"\({spec.d_model + 1},\)"):
         load_hf_weights(build(spec, device="cpu", seed=2), state)
 
 
