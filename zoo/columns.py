@@ -6,7 +6,8 @@ tests/zoo/test_columns.py holds this module and that contract in step.
 from __future__ import annotations
 
 from zoo.accounting import kv_cache_bytes_per_token, param_counts
-from zoo.schema import ModelRecord
+from zoo.plan import plan_model
+from zoo.schema import ModelRecord, Position
 
 # Column name -> Python type of its (nullable) value, in the contract's order.
 CONTRACT_COLUMNS: dict[str, type] = {
@@ -61,6 +62,16 @@ CONTRACT_COLUMNS: dict[str, type] = {
     "n_experts": int,
     "experts_per_token": int,
     "n_shared_experts": int,
+    # Frontier choices
+    "kv_lora_rank": int,
+    "q_lora_rank": int,
+    "attention_sinks": bool,
+    "rope_scaling": str,
+    "nope_layers": int,
+    "expert_d_ff": int,
+    "n_dense_layers": int,
+    "moe_router": str,
+    "mtp_layers": int,
     # Training
     "training_tokens": float,
     "weight_decay": float,
@@ -91,7 +102,20 @@ _COLUMNS_FROM_FIELD = {
     "moe.n_experts": ("n_experts",),
     "moe.experts_per_token": ("experts_per_token",),
     "moe.n_shared_experts": ("n_shared_experts",),
+    "moe.expert_d_ff": ("expert_d_ff",),
+    "moe.router": ("moe_router",),
+    "moe.moe_pattern": ("n_dense_layers",),
+    "rope_scaling": ("rope_scaling",),
+    "global_nope": ("nope_layers",),
+    "nope_pattern": ("nope_layers",),
 }
+
+
+def _nope_layers(arch) -> int:
+    """Main-stack layers whose attention has no positional encoding while the model's others have one."""
+    if arch.position is Position.none:
+        return arch.n_layers
+    return sum(layer.position is Position.none for layer in plan_model(arch).decoder)
 
 
 def _enum(value):
@@ -155,6 +179,15 @@ def flatten(record: ModelRecord, computed: dict | None = None) -> dict:
         "n_experts": moe.n_experts if moe else None,
         "experts_per_token": moe.experts_per_token if moe else None,
         "n_shared_experts": moe.n_shared_experts if moe else None,
+        "kv_lora_rank": None,
+        "q_lora_rank": None,
+        "attention_sinks": False,
+        "rope_scaling": "none" if a.rope_scaling is None else a.rope_scaling.kind.value,
+        "nope_layers": _nope_layers(a),
+        "expert_d_ff": moe.expert_d_ff if moe else None,
+        "n_dense_layers": sum(not layer.moe for layer in plan_model(a).decoder) if moe else None,
+        "moe_router": moe.router.value if moe else None,
+        "mtp_layers": 0,
         "training_tokens": record.training.training_tokens,
         "weight_decay": record.training.weight_decay,
         "optimizer": record.training.optimizer,

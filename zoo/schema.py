@@ -130,9 +130,9 @@ class TokenMixer(str, Enum):
 
 
 class Router(str, Enum):
-    topk_softmax = "topk_softmax"  # softmax over the selected top-k logits (Mixtral)
-    softmax_topk = "softmax_topk"  # softmax over all experts, keep top-k probabilities as they are (Grok-1)
-    topk_sigmoid = "topk_sigmoid"  # sigmoid of the selected top-k logits (LLaMA 4)
+    topk_softmax = "topk-softmax"  # softmax over the selected top-k logits (Mixtral)
+    softmax_topk = "softmax-topk"  # softmax over all experts, keep top-k probabilities as they are (Grok-1)
+    topk_sigmoid = "topk-sigmoid"  # sigmoid of the selected top-k logits (LLaMA 4)
 
 
 class OutputHead(str, Enum):

@@ -561,7 +561,7 @@ class SparseExperts:
         step, dense = _get(config, "decoder_sparse_step"), set(getattr(config, "mlp_only_layers", None) or [])
         kinds = ["M" if i not in dense and (i + 1) % step == 0 else "D" for i in range(_get(config, "num_hidden_layers"))]
         pattern = "".join(_repeating_unit(kinds))
-        router = "topk_softmax" if _get(config, "norm_topk_prob") else "softmax_topk"
+        router = "topk-softmax" if _get(config, "norm_topk_prob") else "softmax-topk"
         expert_d_ff = _get(config, "moe_intermediate_size")
         moe = {"n_experts": _get(config, "num_experts"), "experts_per_token": _get(config, "num_experts_per_tok"),
                **self._shared(config, expert_d_ff), "expert_d_ff": expert_d_ff, "router": router,
@@ -574,7 +574,7 @@ class SparseExperts:
             return {"num_experts": 0, "intermediate_size": values["d_ff"]}
         pattern = moe["moe_pattern"]
         dense = [i for i in range(values["n_layers"]) if pattern[i % len(pattern)] == "D"]
-        router = {"topk_softmax": True, "softmax_topk": False}.get(moe["router"])
+        router = {"topk-softmax": True, "softmax-topk": False}.get(moe["router"])
         written = {"num_experts": moe["n_experts"], "num_experts_per_tok": moe["experts_per_token"],
                    "moe_intermediate_size": moe["expert_d_ff"], "norm_topk_prob": router, "decoder_sparse_step": 1,
                    "mlp_only_layers": dense, "intermediate_size": values["d_ff"]}
@@ -824,7 +824,7 @@ TYPES = {t.model_type: t for t in (
     )),
     HFType("mixtral", "MixtralForCausalLM", (
         _decoder(**_RMS_PRE), *_LLAMA, Biases(False, False, False), Rope("half"), LayerTypes(uniform=True),
-        Experts("num_local_experts", "num_experts_per_tok", "intermediate_size", "topk_softmax"),
+        Experts("num_local_experts", "num_experts_per_tok", "intermediate_size", "topk-softmax"),
     )),
     HFType("qwen2", "Qwen2ForCausalLM", (
         _decoder(**_RMS_PRE), *_LLAMA, Biases(True, False, False), Rope("half"),
@@ -956,7 +956,7 @@ TYPES = {t.model_type: t for t in (
         Biases("attention_bias", "attention_bias", False), Rope("interleaved"),
         LayerTypes(window_key="attention_chunk_size", nope="no_rope_layers"),
         Switch("use_qk_norm", {True: {"qk_norm": "l2"}, False: {"qk_norm": "none"}}),
-        Experts("num_local_experts", "num_experts_per_tok", "intermediate_size", "topk_sigmoid", gate_input="input",
+        Experts("num_local_experts", "num_experts_per_tok", "intermediate_size", "topk-sigmoid", gate_input="input",
                 n_shared_experts=1, interleave_key="interleave_moe_layer_step"),
         FlaggedGroup("nope_query_temperature", "attn_temperature_tuning", {"floor_scale": "floor_scale",
                                                                           "scale": "attn_scale"}, only_if="global_nope"),

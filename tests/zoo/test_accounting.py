@@ -122,7 +122,7 @@ def architectures(draw):
         doc["moe"] = {
             "n_experts": draw(st.integers(2, 4)), "experts_per_token": 1 + draw(st.integers(0, 1)),
             "n_shared_experts": draw(st.integers(0, 1)), "expert_d_ff": 16,
-            "router": draw(st.sampled_from(["topk_softmax", "softmax_topk", "topk_sigmoid"])),
+            "router": draw(st.sampled_from(["topk-softmax", "softmax-topk", "topk-sigmoid"])),
             "gate_input": draw(st.sampled_from(["output", "input"])),
             "moe_pattern": draw(st.sampled_from(["M", "DM", "MD"])),
         }

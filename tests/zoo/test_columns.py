@@ -28,3 +28,20 @@ def test_documented_types_are_the_column_types():
     assert len(typed) > 40
     assert all(CONTRACT_COLUMNS[name] is TYPES[kind] for name, kind in typed), [
         name for name, kind in typed if CONTRACT_COLUMNS[name] is not TYPES[kind]]
+
+
+def test_frontier_columns_are_filled_for_every_record_from_its_spec():
+    from zoo.specfile import load_specs, spec_paths
+    from zoo.columns import flatten
+
+    rows = {record.key: flatten(record) for record in load_specs(spec_paths())}
+    scout, maverick, mixtral = rows["llama-4-scout"], rows["llama-4-maverick"], rows["mixtral-8x7b"]
+    assert (scout["nope_layers"], scout["rope_scaling"], scout["n_dense_layers"]) == (12, "llama3", 0)
+    assert (maverick["n_dense_layers"], maverick["moe_router"]) == (24, "topk-sigmoid")
+    assert (mixtral["expert_d_ff"], mixtral["moe_router"]) == (14336, "topk-softmax")
+    assert rows["gemma-3-27b"]["rope_scaling"] == "linear" and rows["gpt2-xl"]["rope_scaling"] == "none"
+    for row in rows.values():
+        assert row["attention_sinks"] is False and row["mtp_layers"] == 0 and row["kv_lora_rank"] is None
+        dense = row["n_experts"] is None
+        assert dense == (row["expert_d_ff"] is None) == (row["moe_router"] is None) == (row["n_dense_layers"] is None)
+        assert isinstance(row["nope_layers"], int)

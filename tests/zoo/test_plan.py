@@ -35,7 +35,7 @@ def test_global_layers_get_the_global_base_and_scaling():
 
 
 def test_moe_pattern_marks_moe_layers():
-    moe = {"n_experts": 4, "experts_per_token": 2, "expert_d_ff": 16, "router": "topk_softmax", "moe_pattern": "DM"}
+    moe = {"n_experts": 4, "experts_per_token": 2, "expert_d_ff": 16, "router": "topk-softmax", "moe_pattern": "DM"}
     layers = plan_model(tiny_arch(n_layers=4, moe=moe)).decoder
     assert [layer.moe for layer in layers] == [False, True, False, True]
 

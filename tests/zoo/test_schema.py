@@ -62,7 +62,7 @@ def test_architecture_rule_rejects(changes, message):
     assert message in problems(with_architecture(**changes))
 
 
-MOE = {"n_experts": 8, "experts_per_token": 2, "expert_d_ff": 14336, "router": "topk_softmax"}
+MOE = {"n_experts": 8, "experts_per_token": 2, "expert_d_ff": 14336, "router": "topk-softmax"}
 
 
 def test_moe_rules():

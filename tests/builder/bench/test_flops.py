@@ -173,7 +173,7 @@ def test_gqa_saves_projections_but_not_attention():
 
 
 def test_moe_counts_only_the_experts_a_token_visits():
-    moe = dict(n_experts=8, experts_per_token=2, expert_d_ff=16, router="topk_softmax")
+    moe = dict(n_experts=8, experts_per_token=2, expert_d_ff=16, router="topk-softmax")
     two_of_eight = flop_breakdown(tiny_arch(moe=moe), 32).mlp
     two_of_sixty_four = flop_breakdown(tiny_arch(moe={**moe, "n_experts": 64}), 32).mlp
     assert two_of_sixty_four - two_of_eight == 2 * 2 * 32 * (64 - 8)  # only the router grows, two layers

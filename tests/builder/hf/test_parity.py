@@ -34,10 +34,10 @@ _TINY_MOE = {"n_experts": 4, "experts_per_token": 2, "n_shared_experts": 0, "exp
 # Types no catalogued record uses: model type (and variant) -> (the type, a record, the changes that make its
 # tiny spec one that type expresses, with odd shapes where the type allows them).
 TYPE_CASES = {
-    "qwen3_moe": ("qwen3_moe", "qwen3-8b", {"d_ff": 32, "moe": {**_TINY_MOE, "router": "topk_softmax",
+    "qwen3_moe": ("qwen3_moe", "qwen3-8b", {"d_ff": 32, "moe": {**_TINY_MOE, "router": "topk-softmax",
                                                                   "moe_pattern": "M"}}),
     "qwen3_moe-sparse-step": ("qwen3_moe", "qwen3-8b", {
-        "n_layers": 4, "d_ff": 96, "moe": {**_TINY_MOE, "router": "softmax_topk", "moe_pattern": "DM"}}),
+        "n_layers": 4, "d_ff": 96, "moe": {**_TINY_MOE, "router": "softmax-topk", "moe_pattern": "DM"}}),
     "olmo3": ("olmo3", "olmo-2-7b", {"n_layers": 4, "n_kv_heads": 3, "layer_pattern": "LLLG",
                                      "local_attention": "sliding", "sliding_window": WINDOW}),
     # YaRN on the global layers only, with its default ramp and attention factor (Olmo 3 long context)
@@ -62,7 +62,7 @@ TYPE_CASES = {
     "stablelm-parallel": ("stablelm", "llama-2-7b", {"norm": "layernorm", "norm_bias": True, "rotary_fraction": 0.25,
                                                      "parallel_block": True, "parallel_shared_norm": True}),
     "qwen2_moe": ("qwen2_moe", "qwen2.5-7b", {"n_layers": 4, "d_ff": 96, "moe": {
-        **_TINY_MOE, "router": "softmax_topk", "n_shared_experts": 2, "shared_expert_gate": True,
+        **_TINY_MOE, "router": "softmax-topk", "n_shared_experts": 2, "shared_expert_gate": True,
         "moe_pattern": "DM"}}),
     "smollm3": ("smollm3", "llama-3-8b", {"n_layers": 4, "nope_pattern": "RRRN"}),
     "granite": ("granite", "llama-3-8b", {"embedding_multiplier": 12.0, "residual_multiplier": 0.22,

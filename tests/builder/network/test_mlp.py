@@ -56,7 +56,7 @@ def _expert(moe, x, e):
 
 @pytest.mark.parametrize("grouped", [True, False], ids=["grouped_mm", "per-expert matmuls"])
 @pytest.mark.parametrize("router, gate_input, activation", [
-    ("topk_softmax", "output", "swiglu"), ("softmax_topk", "output", "gelu"), ("topk_sigmoid", "input", "swiglu")])
+    ("topk-softmax", "output", "swiglu"), ("softmax-topk", "output", "gelu"), ("topk-sigmoid", "input", "swiglu")])
 def test_moe_equals_a_per_token_loop(router, gate_input, activation, grouped, monkeypatch):
     monkeypatch.setattr(grouped_module, "_has_grouped_mm", lambda x: grouped)
     moe_spec = {"n_experts": 4, "experts_per_token": 2, "n_shared_experts": 1, "expert_d_ff": 16,
@@ -80,7 +80,7 @@ def test_moe_equals_a_per_token_loop(router, gate_input, activation, grouped, mo
 
 
 def test_experts_no_token_chose_and_gradients_reach_every_chosen_expert():
-    moe_spec = {"n_experts": 8, "experts_per_token": 1, "expert_d_ff": 16, "router": "topk_softmax"}
+    moe_spec = {"n_experts": 8, "experts_per_token": 1, "expert_d_ff": 16, "router": "topk-softmax"}
     torch.manual_seed(0)
     moe = MoE(tiny_arch(moe=moe_spec))
     for tensor in (moe.experts.gate_up_proj, moe.experts.down_proj):

@@ -24,7 +24,7 @@ CACHE_CASES = {
                               rope_layout=None, norm_position="post", activation="relu", embedding_dim=16),
     "xl_relative": dict(position="xl-relative", rope_theta=None, rotary_fraction=None, rope_layout=None),
     "parallel_moe": dict(parallel_block=True, parallel_shared_norm=False, rotary_fraction=0.5,
-                         moe={"n_experts": 4, "experts_per_token": 2, "expert_d_ff": 16, "router": "topk_softmax",
+                         moe={"n_experts": 4, "experts_per_token": 2, "expert_d_ff": 16, "router": "topk-softmax",
                               "n_shared_experts": 1}),
     "t5_encoder_decoder": dict(arch="encoder-decoder", n_encoder_layers=2, position="relative-bias",
                                relative_buckets=8, relative_max_distance=16, rope_theta=None, rotary_fraction=None,
