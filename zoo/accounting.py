@@ -51,8 +51,22 @@ def _attention(arch: Architecture, plan: AttentionPlan) -> int:
     return count
 
 
+def _latent_attention(arch: Architecture, plan: AttentionPlan) -> int:
+    """MLA: the query projection (full, or down, norm, up), the joint KV-latent and RoPE-key projection, the
+    latent's norm, the up-projection to every head's key part and value, and the output projection."""
+    m, d, heads = arch.mla, arch.d_model, arch.n_heads
+    q_width = heads * arch.head_dim
+    if m.q_lora_rank is None:
+        query = d * q_width
+    else:
+        query = d * m.q_lora_rank + _norm(arch, m.q_lora_rank) + m.q_lora_rank * q_width
+    keys_values = d * (m.kv_lora_rank + m.qk_rope_head_dim) + _norm(arch, m.kv_lora_rank)
+    keys_values += m.kv_lora_rank * heads * (m.qk_nope_head_dim + m.v_head_dim)
+    return query + keys_values + heads * m.v_head_dim * d
+
+
 # Parameters of one token mixer, by kind.
-MIXER_PARAMETERS = {TokenMixer.attention: _attention}
+MIXER_PARAMETERS = {TokenMixer.attention: _attention, TokenMixer.mla: _latent_attention}
 
 
 def _mixer(arch: Architecture, plan: AttentionPlan) -> int:
@@ -137,8 +151,11 @@ def kv_cache_bytes_per_token(arch: Architecture, bytes_per_element: int = 2) -> 
     """Bytes of K and V one token adds to the cache of every main-stack self-attention layer.
 
     Local layers count too (a token stays cached while it is inside their window); an encoder-decoder's
-    cross-attention cache is per source token and not included.
+    cross-attention cache is per source token and not included. Multi-head latent attention caches its latent
+    (kv_lora_rank) and the RoPE key shared by its heads.
     """
+    if arch.mla is not None:  # the latent and the shared RoPE key, not per-head keys and values
+        return arch.n_layers * (arch.mla.kv_lora_rank + arch.mla.qk_rope_head_dim) * bytes_per_element
     return arch.n_layers * 2 * arch.n_kv_heads * arch.head_dim * bytes_per_element
 
 

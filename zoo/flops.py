@@ -88,8 +88,21 @@ def _attention(arch: Architecture, plan: AttentionPlan, keys_per_query: float, s
     return projections, attention
 
 
+def _latent_attention(arch: Architecture, plan: AttentionPlan, keys_per_query: float, sources_projected: float):
+    """(projections, attention) FLOPs of multi-head latent attention per token: its projections once per token
+    (the latent's up-projection to keys and values included, as the reference computes it), and q.k over
+    qk_nope + qk_rope dims and p.v over v_head_dim for every head and key."""
+    m, d, heads = arch.mla, arch.d_model, arch.n_heads
+    q_width = heads * arch.head_dim
+    query = _linear(d, q_width) if m.q_lora_rank is None else _linear(d, m.q_lora_rank) + _linear(m.q_lora_rank, q_width)
+    projections = query + _linear(d, m.kv_lora_rank + m.qk_rope_head_dim)
+    projections += _linear(m.kv_lora_rank, heads * (m.qk_nope_head_dim + m.v_head_dim)) + _linear(heads * m.v_head_dim, d)
+    attention = 2 * heads * (arch.head_dim + m.v_head_dim) * keys_per_query
+    return projections, attention
+
+
 # FLOPs of one token mixer per token, by kind.
-MIXER_FLOPS = {TokenMixer.attention: _attention}
+MIXER_FLOPS = {TokenMixer.attention: _attention, TokenMixer.mla: _latent_attention}
 
 
 def _layer(arch: Architecture, layer: LayerPlan, keys_per_query: float, source_keys: float, sources_projected: float):

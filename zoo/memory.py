@@ -131,7 +131,10 @@ def _kv_cache_bytes(arch: Architecture, question: MemoryQuestion, seq: int) -> i
     """Keys and values of every self-attention layer (and cross-attention to a source of `seq` tokens) for the
     per-rank batch; KV heads split over tensor-parallel ranks (replicated where there are fewer than ranks)."""
     plan = plan_model(arch)
-    per_token = 2 * arch.n_kv_heads * arch.head_dim // max(1, min(question.tp, arch.n_kv_heads))
+    if arch.mla is not None:  # one latent and one RoPE key per token, which every tensor-parallel rank keeps
+        per_token = arch.mla.kv_lora_rank + arch.mla.qk_rope_head_dim
+    else:
+        per_token = 2 * arch.n_kv_heads * arch.head_dim // max(1, min(question.tp, arch.n_kv_heads))
     elements = 0
     for layer in plan.decoder:
         held = seq if layer.local is None else min(seq, max(layer.window - 1, 1))

@@ -10,11 +10,13 @@ Pure Python (no torch).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import Enum
 
 from zoo.schema import (
     Arch, Architecture, LocalAttention, Position, QKNorm, QueryScale, QueryTemperature, RopeLayout, RopeScaling,
+    RopeScalingKind,
     TokenMixer,
 )
 
@@ -145,10 +147,15 @@ def _qk_norm_stage(arch: Architecture, rotated: bool) -> QKNormStage | None:
 
 
 def query_scale(arch: Architecture) -> float:
-    """What q.k is multiplied by: 1 / sqrt(the spec's query_scale), named or a number."""
-    if isinstance(arch.query_scale, QueryScale):
-        return _QUERY_SCALES[arch.query_scale](arch)
-    return arch.query_scale**-0.5
+    """What q.k is multiplied by: 1 / sqrt(the spec's query_scale), named or a number. Multi-head latent
+    attention under YaRN with mscale_all_dim also multiplies it by (0.1 mscale_all_dim ln(factor) + 1)**2, as
+    DeepSeek's attention does (its cos/sin then carry only the ratio of the two mscales)."""
+    scale = _QUERY_SCALES[arch.query_scale](arch) if isinstance(arch.query_scale, QueryScale) else arch.query_scale**-0.5
+    scaling = arch.rope_scaling
+    if arch.mla is not None and scaling is not None and scaling.kind is RopeScalingKind.yarn and scaling.mscale_all_dim:
+        if scaling.factor > 1:
+            scale *= (0.1 * scaling.mscale_all_dim * math.log(scaling.factor) + 1.0) ** 2
+    return scale
 
 
 def _self_attention(arch: Architecture, stack: str, local: bool, nope: bool) -> AttentionPlan:
@@ -178,6 +185,14 @@ def _cross_attention(arch: Architecture) -> AttentionPlan:
     )
 
 
+def _is_moe(arch: Architecture, index: int) -> bool:
+    """After moe.first_dense dense layers, moe_pattern repeats (M: experts, D: a dense MLP)."""
+    moe = arch.moe
+    if moe is None or index < moe.first_dense:
+        return False
+    return moe.moe_pattern[(index - moe.first_dense) % len(moe.moe_pattern)] == "M"
+
+
 def _layer(arch: Architecture, index: int, stack: str) -> LayerPlan:
     local = stack == "decoder" and arch.layer_pattern[index % len(arch.layer_pattern)] == "L"
     nope = arch.nope_pattern is not None and arch.nope_pattern[index % len(arch.nope_pattern)] == "N"
@@ -187,7 +202,7 @@ def _layer(arch: Architecture, index: int, stack: str) -> LayerPlan:
         stack=stack,
         attention=_self_attention(arch, stack, local, nope),
         cross_attention=_cross_attention(arch) if cross else None,
-        moe=arch.moe is not None and arch.moe.moe_pattern[index % len(arch.moe.moe_pattern)] == "M",
+        moe=_is_moe(arch, index),
     )
 
 

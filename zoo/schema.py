@@ -127,12 +127,14 @@ class TokenMixer(str, Enum):
     """How a layer mixes information across tokens; each kind is one registered module in the builder."""
 
     attention = "attention"  # multi-head softmax attention over cached keys and values (MHA / MQA / GQA)
+    mla = "mla"  # multi-head latent attention: keys and values up-projected from a cached low-rank latent
 
 
 class Router(str, Enum):
     topk_softmax = "topk-softmax"  # softmax over the selected top-k logits (Mixtral)
     softmax_topk = "softmax-topk"  # softmax over all experts, keep top-k probabilities as they are (Grok-1)
     topk_sigmoid = "topk-sigmoid"  # sigmoid of the selected top-k logits (LLaMA 4)
+    sigmoid_topk = "sigmoid-topk"  # sigmoid of every logit, top-k by score (+ selection bias), weights renormalised (DeepSeek-V3)
 
 
 class OutputHead(str, Enum):
@@ -253,6 +255,13 @@ class MoE(_Strict):
     router: Router
     gate_input: GateInput = GateInput.output
     shared_expert_gate: Bool = False  # the shared experts' output scaled by sigmoid(w . x) (Qwen 1.5 / 2 MoE)
+    # Group-limited routing (DeepSeek): experts in n_groups groups, only the top_groups groups' experts eligible;
+    # a group scores by its best expert (softmax routers) or the sum of its best two (sigmoid-topk)
+    n_groups: Int | None = Field(default=None, gt=0, le=MAX_EXPERTS)
+    top_groups: Int | None = Field(default=None, gt=0, le=MAX_EXPERTS)
+    routed_scaling: Float = Field(default=1.0, gt=0, le=MAX_FACTOR)  # multiplies the routed experts' weights (DeepSeek)
+    selection_bias: Bool = False  # a per-expert bias added to the scores for choosing only (DeepSeek-V3's e_score_correction_bias)
+    first_dense: Int = Field(default=0, ge=0, le=MAX_LAYERS)  # leading dense layers before moe_pattern starts (DeepSeek)
     moe_pattern: str = Field(default="M", max_length=MAX_PATTERN)  # repeating unit over layers: M a MoE layer, D a dense MLP of width d_ff
 
     @field_validator("moe_pattern")
@@ -268,6 +277,18 @@ class MoE(_Strict):
             self._check([("experts_per_token",
                           f"experts_per_token ({self.experts_per_token}) must be <= n_experts ({self.n_experts})")])
         return self
+
+
+class MLA(_Strict):
+    """Multi-head latent attention (DeepSeek-V2/V3, Kimi K2): queries from an optional low-rank projection,
+    keys and values up-projected from one cached latent of kv_lora_rank per token, each head's key the
+    concatenation of a position-free part and one RoPE key shared by every head."""
+
+    q_lora_rank: Int | None = Field(default=None, gt=0, le=MAX_WIDTH)  # None: a full-rank query projection
+    kv_lora_rank: Int = Field(gt=0, le=MAX_WIDTH)
+    qk_nope_head_dim: Int = Field(gt=0, le=MAX_WIDTH)
+    qk_rope_head_dim: Int = Field(gt=0, le=MAX_WIDTH)
+    v_head_dim: Int = Field(gt=0, le=MAX_WIDTH)
 
 
 class Architecture(_Strict):
@@ -333,6 +354,7 @@ class Architecture(_Strict):
     # repeating unit over layers of which use RoPE: R rotates, N has no positions (SmolLM3: RRRN); None: all R
     nope_pattern: str | None = Field(default=None, max_length=MAX_PATTERN)
     nope_query_temperature: QueryTemperature | None = None  # LLaMA 4's long-context scaling on NoPE layers
+    mla: MLA | None = None  # multi-head latent attention instead of softmax attention over per-head K/V
     clip_qkv: Float | None = Field(default=None, gt=0, le=MAX_FACTOR)  # q, k, v clamped to +-clip_qkv after projection (OLMo)
     qk_norm: QKNorm = QKNorm.none  # of the block's norm kind (LayerNorm without bias for Command R+)
 
@@ -358,10 +380,12 @@ class Architecture(_Strict):
     # Derived values, never typed in.
     @property
     def token_mixer(self) -> TokenMixer:
-        return TokenMixer.attention
+        return TokenMixer.mla if self.mla is not None else TokenMixer.attention
 
     @property
     def attention(self) -> str:
+        if self.mla is not None:
+            return "mla"
         if self.n_kv_heads == self.n_heads:
             return "mha"
         return "mqa" if self.n_kv_heads == 1 else "gqa"
@@ -465,6 +489,27 @@ def _architecture_problems(a: Architecture):
             yield "nope_pattern", "nope_pattern applies only when position is 'rope'"
         elif a.global_nope:
             yield "nope_pattern", "nope_pattern and global_nope are two ways to say which layers skip RoPE; use one"
+    if a.mla is not None:
+        m = a.mla
+        if a.head_dim != m.qk_nope_head_dim + m.qk_rope_head_dim:
+            yield "head_dim", "with mla, head_dim is the query/key width qk_nope_head_dim + qk_rope_head_dim"
+        if a.n_kv_heads != a.n_heads:
+            yield "n_kv_heads", "with mla every head has its own key and value: n_kv_heads equals n_heads"
+        if a.position is not Position.rope or a.rotary_fraction is None or \
+                round(a.head_dim * a.rotary_fraction) != m.qk_rope_head_dim:
+            yield "rotary_fraction", "with mla, RoPE rotates exactly the qk_rope_head_dim dims (rotary_fraction = rope / head_dim)"
+        if a.qkv_bias or a.linear_bias or a.clip_qkv is not None or a.qk_norm is not QKNorm.none:
+            yield "mla", "mla has no q/k/v biases, clipping or QK-norm (its latents have their own norms)"
+    if a.moe is not None:
+        moe = a.moe
+        if (moe.n_groups is None) != (moe.top_groups is None):
+            yield "moe", "moe.n_groups and moe.top_groups go together (group-limited routing)"
+        elif moe.n_groups is not None and (moe.n_experts % moe.n_groups or moe.top_groups > moe.n_groups):
+            yield "moe", "moe.n_groups must divide n_experts and top_groups must not exceed n_groups"
+        if moe.selection_bias and moe.router is not Router.sigmoid_topk:
+            yield "moe", "moe.selection_bias applies to the sigmoid-topk router"
+        if moe.first_dense >= a.n_layers:
+            yield "moe", "moe.first_dense must leave at least one MoE layer"
     if a.moe is not None and a.moe.shared_expert_gate and not a.moe.n_shared_experts:
         yield "moe", "moe.shared_expert_gate needs shared experts (n_shared_experts > 0)"
     if a.global_nope:

@@ -86,6 +86,16 @@ def _weight_rules(model_type: str) -> list:
             for ours, source in WEIGHTS[model_type].items()]
 
 
+def _loadable(model):
+    """(name, tensor) of every parameter and every persistent buffer (DeepSeek-V3's selection bias): what a
+    checkpoint fills."""
+    yield from model.named_parameters()
+    for module_name, module in model.named_modules():
+        for name, buffer in module.named_buffers(recurse=False):
+            if name not in module._non_persistent_buffers_set:
+                yield (f"{module_name}.{name}" if module_name else name), buffer
+
+
 def load_hf_weights(model, checkpoint, model_type: str | None = None) -> None:
     """Copy a transformers checkpoint into a built model (on a real device), converting each tensor's layout.
 
@@ -99,7 +109,7 @@ def load_hf_weights(model, checkpoint, model_type: str | None = None) -> None:
     source_tensors = _Checkpoint(checkpoint)
     rules = _weight_rules(model_type)
     plans, problems, used = [], [], set()
-    for name, parameter in model.named_parameters():
+    for name, parameter in _loadable(model):
         if parameter.is_meta:
             raise ValueError("the model is on the meta device: build it on a real device before loading weights")
         match = next(((m, source) for pattern, source in rules if (m := pattern.fullmatch(name))), None)

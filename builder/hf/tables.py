@@ -274,6 +274,7 @@ class Rope:
     fraction: str | float = 1.0  # "partial_rotary_factor" (in rope_parameters), "rotary_dim" (a key), or fixed
     per_layer_type: bool = False  # Gemma 3: {"full_attention": {...}, "sliding_attention": {...}}
     fixed_theta: float | None = None  # GPT-J: the base is in the model code, the config has no rope_parameters
+    layout_key: str | None = None  # DeepSeek: rope_interleave true (interleaved pairs) or false (halves)
 
     @property
     def fields(self):
@@ -324,8 +325,14 @@ class Rope:
                     scaling = {**scaling, "global_only": local_scaling is None}
         else:
             scaling = self._scaling(params)
+        layout = self.layout
+        if self.layout_key is not None:
+            layout = "interleaved" if _get(config, self.layout_key) else "half"
         if isinstance(self.fraction, float):
             fraction = self.fraction
+        elif self.fraction == "mla":
+            rope = _get(config, "qk_rope_head_dim")
+            fraction = rope / (rope + _get(config, "qk_nope_head_dim"))
         elif self.fraction == "rotary_dim":
             rotary_dim = getattr(config, "rotary_dim", None)
             head_dim = config.n_embd // config.n_head
@@ -333,7 +340,7 @@ class Rope:
         else:
             fraction = float(params.get("partial_rotary_factor", 1.0))
         return {"position": "rope", "rope_theta": float(params["rope_theta"]), "rope_local_theta": local_theta,
-                "rotary_fraction": fraction, "rope_layout": self.layout, "rope_scaling": scaling}
+                "rotary_fraction": fraction, "rope_layout": layout, "rope_scaling": scaling}
 
     def write(self, values):
         if values["position"] != "rope":
@@ -341,6 +348,8 @@ class Rope:
         scaling = values["rope_scaling"]
         params = self._parameters(values["rope_theta"], scaling)
         written = {}
+        if self.layout_key is not None:
+            written[self.layout_key] = values["rope_layout"] == "interleaved"
         if self.fraction == "partial_rotary_factor":
             params["partial_rotary_factor"] = values["rotary_fraction"]
         elif self.fraction == "rotary_dim":
@@ -666,6 +675,67 @@ class FalconLayout:
 
 
 @dataclass(frozen=True)
+class LatentAttentionCodec:
+    """DeepSeek's multi-head latent attention: its ranks and head widths; head_dim is the query/key width
+    (qk_nope + qk_rope) and every head has its own key and value."""
+
+    @property
+    def fields(self):
+        return ("mla", "head_dim", "n_kv_heads")
+
+    def read(self, config, notes):
+        nope, rope = _get(config, "qk_nope_head_dim"), _get(config, "qk_rope_head_dim")
+        mla = {"q_lora_rank": getattr(config, "q_lora_rank", None), "kv_lora_rank": _get(config, "kv_lora_rank"),
+               "qk_nope_head_dim": nope, "qk_rope_head_dim": rope, "v_head_dim": _get(config, "v_head_dim")}
+        return {"mla": mla, "head_dim": nope + rope, "n_kv_heads": _get(config, "num_attention_heads")}
+
+    def write(self, values):
+        mla = values["mla"]
+        if mla is None:
+            return {}
+        return {"q_lora_rank": mla["q_lora_rank"], "kv_lora_rank": mla["kv_lora_rank"],
+                "qk_nope_head_dim": mla["qk_nope_head_dim"], "qk_rope_head_dim": mla["qk_rope_head_dim"],
+                "v_head_dim": mla["v_head_dim"], "num_key_value_heads": values["n_kv_heads"]}
+
+
+@dataclass(frozen=True)
+class DeepSeekExperts:
+    """DeepSeekMoE (V3): n_routed_experts fine-grained experts, n_shared_experts always on, every layer from
+    first_k_dense_replace on; sigmoid scores with a selection bias, group-limited to topk_group of n_group
+    groups, the chosen scores renormalised (norm_topk_prob) and scaled by routed_scaling_factor. d_ff is the
+    leading dense layers' width."""
+
+    @property
+    def fields(self):
+        return ("moe", "d_ff")
+
+    def read(self, config, notes):
+        if not _get(config, "norm_topk_prob"):
+            raise NotExpressible("norm_topk_prob=False (the sigmoid-topk router renormalises its weights)")
+        groups, top_groups = getattr(config, "n_group", None), getattr(config, "topk_group", None)
+        limited = groups not in (None, 1) and top_groups not in (None, groups)
+        first_dense = _get(config, "first_k_dense_replace")
+        expert_d_ff = _get(config, "moe_intermediate_size")
+        moe = {"n_experts": _get(config, "n_routed_experts"), "experts_per_token": _get(config, "num_experts_per_tok"),
+               "n_shared_experts": _get(config, "n_shared_experts"), "expert_d_ff": expert_d_ff,
+               "router": "sigmoid-topk", "gate_input": "output", "shared_expert_gate": False,
+               "n_groups": groups if limited else None, "top_groups": top_groups if limited else None,
+               "routed_scaling": float(_get(config, "routed_scaling_factor")), "selection_bias": True,
+               "first_dense": first_dense, "moe_pattern": "M"}
+        return {"moe": moe, "d_ff": _get(config, "intermediate_size") if first_dense else expert_d_ff}
+
+    def write(self, values):
+        moe = values["moe"]
+        if moe is None or moe["moe_pattern"] != "M" or moe["router"] != "sigmoid-topk" or not moe["selection_bias"]:
+            return {}  # the read-back shows what a DeepSeek-V3 config cannot say
+        return {"n_routed_experts": moe["n_experts"], "num_experts_per_tok": moe["experts_per_token"],
+                "n_shared_experts": moe["n_shared_experts"], "moe_intermediate_size": moe["expert_d_ff"],
+                "first_k_dense_replace": moe["first_dense"], "routed_scaling_factor": moe["routed_scaling"],
+                "n_group": moe["n_groups"] or 1, "topk_group": moe["top_groups"] or 1, "norm_topk_prob": True,
+                "intermediate_size": values["d_ff"]}
+
+
+@dataclass(frozen=True)
 class NeoLayers:
     """GPT-Neo's `attention_types` ([[["global", "local"], 12]]) and `window_size`: its local layers are
     sliding windows over the previous window_size tokens."""
@@ -939,6 +1009,15 @@ TYPES = {t.model_type: t for t in (
         Activation("activation", gated=False), Biases("bias", "bias", "bias"), _Z_LOSS,
         Switch("alibi", {False: {}}), Rope("half"),
     )),
+    HFType("deepseek_v3", "DeepseekV3ForCausalLM", (
+        _decoder(**_RMS_PRE), Key("n_layers", "num_hidden_layers"), Key("d_model", "hidden_size"),
+        Key("n_heads", "num_attention_heads"), LatentAttentionCodec(), DeepSeekExperts(),
+        Key("vocab_size", "vocab_size"), Key("context_length", "max_position_embeddings"),
+        Key("dropout", "attention_dropout"), Key("tied_embeddings", "tie_word_embeddings"),
+        Key("norm_eps", "rms_norm_eps"), Activation("hidden_act", gated=True), _Z_LOSS,
+        Biases("attention_bias", "attention_bias", False),
+        Rope("interleaved", fraction="mla", layout_key="rope_interleave"),
+    )),
     HFType("gpt_neo", "GPTNeoForCausalLM", (
         _decoder(**_LAYERNORM_PRE, position="learned", query_scale="none"),
         Key("n_layers", "num_layers"), Key("d_model", "hidden_size"), Key("n_heads", "num_heads"),
@@ -966,11 +1045,8 @@ TYPES = {t.model_type: t for t in (
 # transformers types without a table: the supported type closest to each, and what its code does that the
 # spec's vocabulary (or that type's table) does not say.
 NEAREST = {
-    "deepseek_v2": ("mixtral", "multi-head latent attention (q_lora_rank, kv_lora_rank) and DeepSeekMoE routing "
-                               "(shared experts, group-limited top-k, a routed scaling factor)"),
-    "deepseek_v3": ("mixtral", "multi-head latent attention (q_lora_rank, kv_lora_rank), DeepSeekMoE routing (a sigmoid "
-                               "router with a selection bias, shared experts, group-limited top-k) and "
-                               "multi-token-prediction layers"),
+    "deepseek_v2": ("deepseek_v3", "its softmax router (DeepSeek-V2 routes by softmax scores, not sigmoid ones with a "
+                                   "selection bias)"),
     "gpt_oss": ("mixtral", "learned attention sinks, router and expert biases, a clamped SwiGLU and YaRN RoPE"),
     "glm4_moe": ("qwen3_moe", "shared experts, a sigmoid router with a selection bias and leading dense layers"),
     "mistral3": ("mistral", "its vision tower (only a text config is read)"),
@@ -980,4 +1056,4 @@ NEAREST = {
 TYPE_ORDER = ("llama", "mistral", "mixtral", "qwen2", "qwen3", "olmo2", "gemma", "gemma2", "gemma3_text", "cohere",
               "cohere2", "llama4_text", "gpt2", "openai-gpt", "gptj", "gpt_neox", "opt", "bloom", "bert", "t5",
               "qwen3_moe", "olmo3", "exaone4", "glm4", "phi3", "starcoder2", "stablelm", "gpt_neo", "qwen2_moe",
-              "smollm3", "granite", "olmo", "falcon")
+              "smollm3", "granite", "olmo", "falcon", "deepseek_v3")

@@ -40,9 +40,9 @@ class LayerCache:
         if not self.ring and self.length + steps > self.slots:
             raise ValueError(f"the KV cache holds {self.slots} tokens per row; this step would make it "
                              f"{self.length + steps} (size it with new_cache(max_length))")
-        if self.k is None:
-            shape = (batch, k.shape[1], self.slots, k.shape[3])
-            self.k, self.v = k.new_zeros(shape), v.new_zeros(shape)
+        if self.k is None:  # k and v may differ in heads and width (MLA caches a latent and a RoPE key)
+            self.k = k.new_zeros(batch, k.shape[1], self.slots, k.shape[3])
+            self.v = v.new_zeros(batch, v.shape[1], self.slots, v.shape[3])
             self.positions = torch.zeros(batch, self.slots, dtype=positions.dtype, device=k.device)
             self.key_valid = torch.zeros(batch, self.slots, dtype=torch.bool, device=k.device)
         first = self.length == 0

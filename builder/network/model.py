@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from builder.network.block import Block
 from builder.network.cache import KVCache
 from builder.network.init import Embedding, Init, Initialised, Linear, Role
-from builder.network.mixers.attention import Attention
+from builder.network.mixers.attention import SoftmaxMixer
 from builder.network.mixers.inputs import StackInputs
 from builder.network.mlp import activation_fn
 from builder.network.norms import make_norm
@@ -141,8 +141,8 @@ class Transformer(nn.Module):
 
     # ----- attention backends
     def attention_modules(self):
-        """(name, Attention) for every attention module, self- and cross-attention."""
-        return [(name, module) for name, module in self.named_modules() if isinstance(module, Attention)]
+        """(name, mixer) for every softmax-attention module (MHA/GQA or latent), self- and cross-attention."""
+        return [(name, module) for name, module in self.named_modules() if isinstance(module, SoftmaxMixer)]
 
     def attention_backends(self, device_type: str | None = None) -> dict[str, str]:
         """The backend each attention module runs on (this model's device type unless given)."""

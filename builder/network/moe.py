@@ -61,45 +61,86 @@ class Experts(nn.Module, Initialised):
         init.normal(self.down_proj, Role.residual)
 
 
-def _topk_softmax(logits: torch.Tensor, k: int):
-    top, index = logits.topk(k, dim=-1)
-    return top.float().softmax(-1).type_as(logits), index
+def _topk_softmax(logits: torch.Tensor, choice: torch.Tensor, k: int):
+    top, index = choice.topk(k, dim=-1)
+    return logits.gather(-1, index).float().softmax(-1).type_as(logits), index
 
 
-def _softmax_topk(logits: torch.Tensor, k: int):
-    top, index = logits.float().softmax(-1).topk(k, dim=-1)
-    return top.type_as(logits), index
+def _softmax_topk(logits: torch.Tensor, choice: torch.Tensor, k: int):
+    probs = logits.float().softmax(-1)
+    index = choice.topk(k, dim=-1).indices
+    return probs.gather(-1, index).type_as(logits), index
 
 
-def _topk_sigmoid(logits: torch.Tensor, k: int):
-    top, index = logits.topk(k, dim=-1)
-    return torch.sigmoid(top.float()).type_as(logits), index
+def _topk_sigmoid(logits: torch.Tensor, choice: torch.Tensor, k: int):
+    index = choice.topk(k, dim=-1).indices
+    return torch.sigmoid(logits.gather(-1, index).float()).type_as(logits), index
 
 
-# router -> function(logits, k) -> (weights [N, k], expert ids [N, k])
-ROUTERS = {Router.topk_softmax: _topk_softmax, Router.softmax_topk: _softmax_topk, Router.topk_sigmoid: _topk_sigmoid}
+def _sigmoid_topk(logits: torch.Tensor, choice: torch.Tensor, k: int):
+    index = choice.topk(k, dim=-1).indices
+    weights = torch.sigmoid(logits.float()).gather(-1, index)
+    return (weights / (weights.sum(-1, keepdim=True) + 1e-20)).type_as(logits), index
 
 
-class MoE(nn.Module):
+# router -> function(logits, choice scores, k) -> (weights [N, k], expert ids [N, k]); experts are picked by the
+# choice scores (the router's own scores, group-limited and biased where the spec says), weighted by the logits
+ROUTERS = {Router.topk_softmax: _topk_softmax, Router.softmax_topk: _softmax_topk, Router.topk_sigmoid: _topk_sigmoid,
+           Router.sigmoid_topk: _sigmoid_topk}
+# what the router ranks experts by before group limits and biases
+_CHOICE_SCORES = {Router.topk_softmax: lambda logits: logits, Router.topk_sigmoid: lambda logits: logits,
+                  Router.softmax_topk: lambda logits: logits.float().softmax(-1),
+                  Router.sigmoid_topk: lambda logits: torch.sigmoid(logits.float())}
+
+
+def limit_to_groups(scores: torch.Tensor, n_groups: int, top_groups: int, best_two: bool) -> torch.Tensor:
+    """scores [N, E] with every expert outside each token's top_groups groups set to -inf; a group scores by
+    its best expert, or the sum of its best two (DeepSeek-V3)."""
+    grouped = scores.unflatten(-1, (n_groups, -1))  # [N, groups, experts per group]
+    group_scores = grouped.topk(2, dim=-1).values.sum(-1) if best_two else grouped.max(-1).values  # [N, groups]
+    kept = group_scores.topk(top_groups, dim=-1).indices
+    allowed = torch.zeros_like(group_scores, dtype=torch.bool).scatter_(1, kept, True)  # [N, groups]
+    return scores.masked_fill(~allowed[..., None].expand_as(grouped).flatten(-2), float("-inf"))
+
+
+class MoE(nn.Module, Initialised):
     """Top-k routed experts plus always-on shared experts."""
 
     def __init__(self, arch: Architecture):
         super().__init__()
         moe = arch.moe
         self.top_k = moe.experts_per_token
-        self.route = ROUTERS[moe.router]
+        self.spec = moe
         self.gate_inputs = moe.gate_input is GateInput.input  # LLaMA 4 weights the token before the expert
         self.router = Linear(arch.d_model, moe.n_experts, bias=False)
         self.experts = Experts(arch)
         self.shared_experts = MLP(arch, moe.n_shared_experts * moe.expert_d_ff) if moe.n_shared_experts else None
         self.shared_expert_gate = Linear(arch.d_model, 1, bias=False) if moe.shared_expert_gate else None
+        if moe.selection_bias:  # learned outside the gradient (load balancing), so a buffer, not a parameter
+            self.register_buffer("selection_bias", torch.zeros(moe.n_experts))
+
+    def init_weights(self, init: Init) -> None:
+        if self.spec.selection_bias:
+            nn.init.zeros_(self.selection_bias)
+
+    def route(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(weights [N, k], expert ids [N, k]) from the router's logits [N, E], as the spec's router, group limit,
+        selection bias and routed scaling say."""
+        moe = self.spec
+        choice = _CHOICE_SCORES[moe.router](logits)
+        if moe.selection_bias:
+            choice = choice + self.selection_bias.float()
+        if moe.n_groups is not None:
+            choice = limit_to_groups(choice, moe.n_groups, moe.top_groups, best_two=moe.router is Router.sigmoid_topk)
+        weights, chosen = ROUTERS[moe.router](logits, choice, self.top_k)
+        return (weights * moe.routed_scaling if moe.routed_scaling != 1.0 else weights), chosen
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Every (token, chosen expert) pair sorted by expert once, the experts run as grouped matmuls over
         their blocks (builder.network.grouped), the weighted outputs summed back per token: no Python loop
         over experts, and no host sync where torch's grouped matmul runs."""
         tokens = x.reshape(-1, x.shape[-1])  # [N, d_model]
-        weights, chosen = self.route(self.router(tokens), self.top_k)  # [N, k] each
+        weights, chosen = self.route(self.router(tokens))  # [N, k] each
         picks = chosen.flatten()  # [N * k] expert of each (token, slot) pair
         order = picks.argsort(stable=True)  # the pairs by expert, then token
         token_ids = order // self.top_k

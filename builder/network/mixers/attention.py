@@ -27,32 +27,17 @@ from zoo.plan import AttentionPlan
 from zoo.schema import Architecture, Position
 
 
-class Attention(nn.Module, Initialised):
-    """Self-attention of one planned layer, or cross-attention to the encoder output."""
+class SoftmaxMixer(nn.Module, Initialised):
+    """What every softmax-attention mixer shares: its plan, soft-cap and which backend runs its kernel."""
 
     def __init__(self, arch: Architecture, plan: AttentionPlan):
         super().__init__()
         self.plan = plan
-        self.n_heads, self.n_kv_heads, self.head_dim = arch.n_heads, arch.n_kv_heads, arch.head_dim
-        q_width, kv_width = arch.n_heads * arch.head_dim, arch.n_kv_heads * arch.head_dim
-        self.q_proj = Linear(arch.d_model, q_width, arch.qkv_bias)
-        self.k_proj = Linear(arch.d_model, kv_width, arch.qkv_bias)
-        self.v_proj = Linear(arch.d_model, kv_width, arch.qkv_bias)
-        self.o_proj = Linear(q_width, arch.d_model, arch.linear_bias, Role.residual)
-        self.qk_norm = QKNorm(arch, plan.qk_norm)
         self.softcap = arch.attn_softcap
-        self.clip = arch.clip_qkv
-        self.pos_proj = self.pos_bias_u = self.pos_bias_v = None
-        if plan.position is Position.xl_relative:
-            self.pos_proj = Linear(arch.d_model, q_width, bias=False)
-            self.pos_bias_u = nn.Parameter(torch.empty(arch.n_heads, arch.head_dim))
-            self.pos_bias_v = nn.Parameter(torch.empty(arch.n_heads, arch.head_dim))
         self.backend = "auto"
 
     def init_weights(self, init: Init) -> None:
-        if self.pos_bias_u is not None:
-            nn.init.zeros_(self.pos_bias_u)
-            nn.init.zeros_(self.pos_bias_v)
+        pass
 
     def set_backend(self, backend: str) -> None:
         """Run on one backend ('eager', 'sdpa', 'flex') or let `auto` pick per device."""
@@ -68,6 +53,37 @@ class Attention(nn.Module, Initialised):
             plain = self.softcap is None and not needs_scores and self.plan.local is None
             return "sdpa" if plain else "flex"
         return "eager" if self.softcap is not None else "sdpa"
+
+    def attend(self, q, k, v, inputs: StackInputs, k_pos, key_valid, source, bias=None) -> torch.Tensor:
+        """The backend's attention of q over k, v under the plan's mask: [B, heads, Tq, v width]."""
+        plan = self.plan
+        mask = MaskSpec(inputs.positions, k_pos, plan.causal, plan.local, plan.window, key_valid, inputs.masks, source)
+        return ATTENTION_BACKENDS[self.resolved_backend(q.device.type)](q, k, v, plan.scale, mask, bias, self.softcap)
+
+
+class Attention(SoftmaxMixer):
+    """Self-attention of one planned layer, or cross-attention to the encoder output."""
+
+    def __init__(self, arch: Architecture, plan: AttentionPlan):
+        super().__init__(arch, plan)
+        self.n_heads, self.n_kv_heads, self.head_dim = arch.n_heads, arch.n_kv_heads, arch.head_dim
+        q_width, kv_width = arch.n_heads * arch.head_dim, arch.n_kv_heads * arch.head_dim
+        self.q_proj = Linear(arch.d_model, q_width, arch.qkv_bias)
+        self.k_proj = Linear(arch.d_model, kv_width, arch.qkv_bias)
+        self.v_proj = Linear(arch.d_model, kv_width, arch.qkv_bias)
+        self.o_proj = Linear(q_width, arch.d_model, arch.linear_bias, Role.residual)
+        self.qk_norm = QKNorm(arch, plan.qk_norm)
+        self.clip = arch.clip_qkv
+        self.pos_proj = self.pos_bias_u = self.pos_bias_v = None
+        if plan.position is Position.xl_relative:
+            self.pos_proj = Linear(arch.d_model, q_width, bias=False)
+            self.pos_bias_u = nn.Parameter(torch.empty(arch.n_heads, arch.head_dim))
+            self.pos_bias_v = nn.Parameter(torch.empty(arch.n_heads, arch.head_dim))
+
+    def init_weights(self, init: Init) -> None:
+        if self.pos_bias_u is not None:
+            nn.init.zeros_(self.pos_bias_u)
+            nn.init.zeros_(self.pos_bias_v)
 
     def _heads(self, x: torch.Tensor) -> torch.Tensor:
         """A q, k or v projection [B, T, heads * head_dim] -> [B, heads, T, head_dim], clamped to +-clip_qkv where
@@ -139,8 +155,5 @@ class Attention(nn.Module, Initialised):
             if cache.length:  # later steps attend over this layer's cached keys
                 source = ("cache", cache.index)
             k, v, k_pos, key_valid = cache.update(k, v, k_pos, key_valid)
-        mask = MaskSpec(inputs.positions, k_pos, plan.causal, plan.local, plan.window, key_valid, inputs.masks,
-                        source)
-        backend = ATTENTION_BACKENDS[self.resolved_backend(x.device.type)]
-        out = backend(q, k, v, plan.scale, mask, self._bias(q, k, inputs, k_pos), self.softcap)
+        out = self.attend(q, k, v, inputs, k_pos, key_valid, source, self._bias(q, k, inputs, k_pos))
         return self.o_proj(out.transpose(1, 2).reshape(x.shape[0], x.shape[1], -1))

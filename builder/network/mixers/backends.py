@@ -60,7 +60,7 @@ def eager_attention(q, k, v, scale, mask: MaskSpec, bias, softcap):
         scores = scores.masked_fill(~dense_mask(mask), torch.finfo(scores.dtype).min)
     probs = scores.float().softmax(-1).to(q.dtype)
     out = probs.reshape(batch, kv_heads, heads // kv_heads, q_len, k_len) @ v.unsqueeze(2)
-    return out.reshape(batch, heads, q_len, head_dim)
+    return out.reshape(batch, heads, q_len, v.shape[-1])  # v may be narrower than q and k (MLA)
 
 
 def sdpa_attention(q, k, v, scale, mask: MaskSpec, bias, softcap):

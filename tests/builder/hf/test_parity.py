@@ -75,6 +75,22 @@ TYPE_CASES = {
                                                       "rotary_fraction": 1.0, "tied_embeddings": True}),
     "falcon-serial": ("falcon", "gpt-neox-20b", {"parallel_block": False, "parallel_shared_norm": True,
                                                  "rotary_fraction": 1.0}),
+    # DeepSeek-V3 at toy size: MLA with a low-rank query, YaRN with its mscale pair, a leading dense layer, then
+    # sigmoid routing over 8 experts in 4 groups (2 kept) with a selection bias, a shared expert, scaled weights
+    "deepseek_v3": ("deepseek_v3", "llama-3-8b", {
+        "n_layers": 3, "n_kv_heads": 6, "head_dim": 24, "rotary_fraction": 1 / 3, "rope_layout": "interleaved",
+        "mla": {"q_lora_rank": 48, "kv_lora_rank": 32, "qk_nope_head_dim": 16, "qk_rope_head_dim": 8,
+                "v_head_dim": 12},
+        "rope_scaling": {"kind": "yarn", "factor": 4.0, "original_context_length": 16, "mscale": 1.0,
+                         "mscale_all_dim": 1.0, "beta_fast": 32.0, "beta_slow": 1.0},
+        "moe": {"n_experts": 8, "experts_per_token": 2, "n_shared_experts": 1, "expert_d_ff": 32,
+                "router": "sigmoid-topk", "n_groups": 4, "top_groups": 2, "routed_scaling": 2.5,
+                "selection_bias": True, "first_dense": 1}}),
+    "deepseek_v3-full-rank-query": ("deepseek_v3", "llama-3-8b", {
+        "n_layers": 2, "n_kv_heads": 6, "head_dim": 24, "rotary_fraction": 1 / 3, "rope_layout": "half",
+        "mla": {"kv_lora_rank": 32, "qk_nope_head_dim": 16, "qk_rope_head_dim": 8, "v_head_dim": 24},
+        "moe": {"n_experts": 4, "experts_per_token": 2, "n_shared_experts": 2, "expert_d_ff": 32,
+                "router": "sigmoid-topk", "selection_bias": True}, "d_ff": 32}),
     "gpt_neo": ("gpt_neo", "gpt2-xl", {"layer_pattern": "GL", "local_attention": "sliding", "sliding_window": WINDOW,
                                        "query_scale": "none", "qkv_bias": False}),
 }
@@ -128,6 +144,9 @@ def reference_and_ours(case: str):
     with torch.no_grad():
         for parameter in reference.parameters():
             parameter.add_(torch.randn(parameter.shape, generator=generator) * 0.05)
+        for name, buffer in reference.named_buffers():  # DeepSeek-V3's selection bias: large enough to change picks
+            if name.endswith("e_score_correction_bias"):
+                buffer.add_(torch.randn(buffer.shape, generator=generator) * 0.5)
     ours = build(spec, device="cpu", seed=1).eval()
     load_hf_weights(ours, reference.state_dict(), config.model_type)
     return spec, reference, ours

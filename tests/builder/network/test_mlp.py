@@ -36,12 +36,12 @@ def test_plain_mlp_has_no_gate_and_mlp_bias_overrides_linear_bias():
 
 def test_routers_against_their_definitions():
     logits = torch.tensor([[2.0, 1.0, 0.5, -1.0]])
-    weights, index = ROUTERS[Router.topk_softmax](logits, 2)
+    weights, index = ROUTERS[Router.topk_softmax](logits, logits, 2)
     assert index.tolist() == [[0, 1]]
     torch.testing.assert_close(weights, torch.tensor([[math.e / (math.e + 1), 1 / (math.e + 1)]]))
-    weights, _ = ROUTERS[Router.softmax_topk](logits, 2)
+    weights, _ = ROUTERS[Router.softmax_topk](logits, logits.softmax(-1), 2)
     torch.testing.assert_close(weights, logits.softmax(-1)[:, :2])
-    weights, _ = ROUTERS[Router.topk_sigmoid](logits, 1)
+    weights, _ = ROUTERS[Router.topk_sigmoid](logits, logits, 1)
     torch.testing.assert_close(weights, torch.sigmoid(torch.tensor([[2.0]])))
 
 
@@ -68,7 +68,7 @@ def test_moe_equals_a_per_token_loop(router, gate_input, activation, grouped, mo
     x = torch.randn(2, 5, 32)
     expected = torch.zeros(10, 32)
     for t, token in enumerate(x.reshape(10, 32)):
-        weights, chosen = ROUTERS[Router(router)](moe.router(token[None]), 2)
+        weights, chosen = moe.route(moe.router(token[None]))
         for weight, expert in zip(weights[0], chosen[0]):
             e = int(expert)
             if gate_input == "input":
@@ -90,3 +90,25 @@ def test_experts_no_token_chose_and_gradients_reach_every_chosen_expert():
     (moe(x) * torch.randn(1, 3, 32)).sum().backward()
     touched = {e for e in range(8) if moe.experts.gate_up_proj.grad[e].abs().sum() > 0}
     assert touched == chosen and len(chosen) <= 3
+
+
+def test_group_limited_routing_picks_only_from_the_best_groups():
+    from builder.network.moe import limit_to_groups
+
+    scores = torch.tensor([[0.9, 0.1, 0.5, 0.45, 0.2, 0.2, 0.8, 0.0]])  # 4 groups of 2
+    best_one = limit_to_groups(scores, 4, 2, best_two=False)  # groups by max: 0.9, 0.5, 0.2, 0.8 -> groups 0, 3
+    assert torch.isinf(best_one).tolist() == [[False, False, True, True, True, True, False, False]]
+    best_two = limit_to_groups(scores, 4, 2, best_two=True)  # sums: 1.0, 0.95, 0.4, 0.8 -> groups 0, 1
+    assert torch.isinf(best_two).tolist() == [[False, False, False, False, True, True, True, True]]
+
+
+def test_deepseek_v3_routing_weights_the_unbiased_scores_of_experts_the_bias_chose():
+    moe_spec = {"n_experts": 4, "experts_per_token": 2, "expert_d_ff": 16, "router": "sigmoid-topk",
+                "selection_bias": True, "routed_scaling": 2.5, "n_shared_experts": 1}
+    moe = MoE(tiny_arch(moe=moe_spec))
+    logits = torch.tensor([[2.0, 1.0, 0.0, -1.0]])
+    moe.selection_bias.copy_(torch.tensor([0.0, 0.0, 5.0, 0.0]))  # expert 2 chosen for its bias alone
+    weights, chosen = moe.route(logits)
+    assert sorted(chosen[0].tolist()) == [0, 2]
+    expected = torch.sigmoid(torch.tensor([2.0, 0.0]))
+    torch.testing.assert_close(weights[0][chosen[0].argsort()], 2.5 * expected / expected.sum())
