@@ -147,6 +147,18 @@ def param_counts(arch: Architecture) -> ParamCounts:
     return ParamCounts(total, active, embedding, total - embedding)
 
 
+def mtp_params(arch: Architecture) -> tuple[int, int]:
+    """(parameters of the multi-token-prediction modules, the same with each module's copies of the embedding
+    and output head): per module, one more layer like the last, a 2 d_model -> d_model projection of [its hidden
+    state; the next token's embedding] and three norms (DeepSeek-V3). Not part of params_total."""
+    if not arch.mtp_layers:
+        return 0, 0
+    last = plan_model(arch).decoder[-1]
+    module = layer_params(arch, last)[0] + 2 * arch.d_model * arch.d_model + 3 * _norm(arch, arch.d_model)
+    tables = arch.vocab_size * arch.d_model * (1 if arch.tied_embeddings else 2)
+    return arch.mtp_layers * module, arch.mtp_layers * (module + tables)
+
+
 def kv_cache_bytes_per_token(arch: Architecture, bytes_per_element: int = 2) -> int:
     """Bytes of K and V one token adds to the cache of every main-stack self-attention layer.
 
@@ -168,6 +180,11 @@ def explain_gap(record: ModelRecord) -> list[str]:
     if record.params_reference is not None:
         same = "equals" if counts.total == record.params_reference else "differs from"
         reasons.append(f"{same} the official config's count in its reference code ({record.params_reference:,})")
+    if arch.mtp_layers:
+        core, stored = mtp_params(arch)
+        reasons.append(f"the checkpoint also holds {arch.mtp_layers} multi-token-prediction module(s), counted apart: "
+                       f"{core:,} parameters ({stored:,} with their copies of the embedding and output head); "
+                       f"model and modules together {counts.total + stored:,}")
     if published is None or counts.total == published:
         return reasons
     width = arch.embedding_dim or arch.d_model

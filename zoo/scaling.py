@@ -11,6 +11,9 @@ nearest the target on a log scale):
   dense layers), at least two layers (whole units) and at most the source depth; encoder layers keep their share.
 - context = min(source, preset context); the local window keeps its fraction of the context (at least 8
   tokens, below the context); vocabulary = min(source, preset cap); embedding_dim keeps its ratio to d.
+- multi-head latent attention: the position-free, RoPE and value head widths shrink with head_dim (even
+  numbers, at least 2), the query and KV latent ranks with d (multiples of 8); leading dense layers keep
+  their share of the depth, at least one where the source has any and at least one MoE layer after them.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ def _multiple(value: float, step: int, minimum: int | None = None) -> int:
 
 def _head_dim(arch: Architecture, d_model: int) -> int:
     head_dim = min(arch.head_dim, max(16, 2 ** int(math.log2(d_model / 4))))
-    if arch.rotary_fraction is not None:
+    if arch.rotary_fraction is not None and arch.mla is None:  # MLA sets its rotated width itself
         while (head_dim * arch.rotary_fraction) % 2:
             head_dim += 2
     return head_dim
@@ -90,11 +93,28 @@ def shrink(arch: Architecture, d_model: int, context_length: int, vocab_cap: int
     if arch.embedding_dim is not None:
         embedding_dim = _multiple(arch.embedding_dim * ratio, 8)
         updates["embedding_dim"] = embedding_dim if embedding_dim != d_model else embedding_dim // 2
+    if arch.mla is not None:
+        updates.update(_latent_attention(arch, head_dim, ratio))
     document = arch.model_dump()
     document.update(updates)
     if arch.moe is not None:
         document["moe"]["expert_d_ff"] = _multiple(arch.moe.expert_d_ff * ratio, 8)
+        if arch.moe.first_dense:
+            share = round(arch.moe.first_dense * n_layers / arch.n_layers)
+            document["moe"]["first_dense"] = min(max(1, share), n_layers - 1)
     return Architecture.model_validate(document)
+
+
+def _latent_attention(arch: Architecture, head_dim: int, ratio: float) -> dict:
+    """MLA's widths for a proxy whose head_dim shrinks from the source's (see the module docstring)."""
+    m, shrunk = arch.mla, head_dim / arch.head_dim
+    nope, rope = _multiple(m.qk_nope_head_dim * shrunk, 2), _multiple(m.qk_rope_head_dim * shrunk, 2)
+    return {
+        "head_dim": nope + rope, "rotary_fraction": rope / (nope + rope),
+        "mla": {"q_lora_rank": None if m.q_lora_rank is None else _multiple(m.q_lora_rank * ratio, 8),
+                "kv_lora_rank": _multiple(m.kv_lora_rank * ratio, 8), "qk_nope_head_dim": nope,
+                "qk_rope_head_dim": rope, "v_head_dim": _multiple(m.v_head_dim * shrunk, 2)},
+    }
 
 
 def _nearest_preset(target: int) -> Preset:

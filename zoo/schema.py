@@ -355,6 +355,8 @@ class Architecture(_Strict):
     nope_pattern: str | None = Field(default=None, max_length=MAX_PATTERN)
     nope_query_temperature: QueryTemperature | None = None  # LLaMA 4's long-context scaling on NoPE layers
     mla: MLA | None = None  # multi-head latent attention instead of softmax attention over per-head K/V
+    # multi-token-prediction modules shipped beside the model (DeepSeek-V3): counted apart, not built
+    mtp_layers: Int = Field(default=0, ge=0, le=MAX_SMALL)
     clip_qkv: Float | None = Field(default=None, gt=0, le=MAX_FACTOR)  # q, k, v clamped to +-clip_qkv after projection (OLMo)
     qk_norm: QKNorm = QKNorm.none  # of the block's norm kind (LayerNorm without bias for Command R+)
 
@@ -546,6 +548,7 @@ NESTED_FIELDS = {
     "moe": tuple(MoE.model_fields),
     "rope_scaling": tuple(RopeScaling.model_fields),
     "nope_query_temperature": tuple(QueryTemperature.model_fields),
+    "mla": tuple(MLA.model_fields),
 }
 CITABLE_FIELDS = frozenset(
     (*RECORD_FIELDS, *TRAINING_FIELDS, *ARCHITECTURE_FIELDS, *(f"{p}.{f}" for p, fs in NESTED_FIELDS.items() for f in fs))

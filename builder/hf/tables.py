@@ -1017,6 +1017,7 @@ TYPES = {t.model_type: t for t in (
         Key("norm_eps", "rms_norm_eps"), Activation("hidden_act", gated=True), _Z_LOSS,
         Biases("attention_bias", "attention_bias", False),
         Rope("interleaved", fraction="mla", layout_key="rope_interleave"),
+        Key("mtp_layers", "num_nextn_predict_layers", default=0),
     )),
     HFType("gpt_neo", "GPTNeoForCausalLM", (
         _decoder(**_LAYERNORM_PRE, position="learned", query_scale="none"),

@@ -37,7 +37,10 @@ def test_proxies_keep_the_shape_ratios(path):
             assert proxy.n_heads // proxy.n_kv_heads == source.n_heads // source.n_kv_heads
         assert proxy.attention == source.attention
         assert abs(proxy.ffn_ratio - source.ffn_ratio) / source.ffn_ratio < 0.1
-        assert proxy.moe == (None if source.moe is None else source.moe.model_copy(update={"expert_d_ff": proxy.moe.expert_d_ff}))
+        assert proxy.moe == (None if source.moe is None else source.moe.model_copy(
+            update={"expert_d_ff": proxy.moe.expert_d_ff, "first_dense": proxy.moe.first_dense}))
+        if source.moe is not None and source.moe.first_dense:  # leading dense layers stay, before MoE layers
+            assert 1 <= proxy.moe.first_dense < proxy.n_layers
         assert proxy.vocab_size == min(source.vocab_size, PRESETS[preset].vocab_cap)
         if source.sliding_window is not None:
             wanted = source.sliding_window / source.context_length * proxy.context_length

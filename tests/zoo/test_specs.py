@@ -50,7 +50,8 @@ def test_derived_columns_are_computed_from_the_architecture(path):
     a, row = record.architecture, flatten(record)
     if "d_ff" not in record.assumed and "d_model" not in record.assumed:
         assert row["ffn_ratio"] == pytest.approx(a.d_ff / a.d_model)
-    expected_attention = "mha" if a.n_kv_heads == a.n_heads else "mqa" if a.n_kv_heads == 1 else "gqa"
+    expected_attention = ("mla" if a.mla is not None else "mha" if a.n_kv_heads == a.n_heads
+                          else "mqa" if a.n_kv_heads == 1 else "gqa")
     assert row["attention"] in (expected_attention, None)
     assert row["gated_mlp"] == (a.activation.value in ("swiglu", "geglu", "reglu"))
 
