@@ -90,7 +90,9 @@ def _position(row: pd.Series) -> str | None:
     if pd.isna(value):
         return None
     spelled = label("position", value)
-    return f"{spelled} + NoPE global layers" if bool(row["global_nope"]) else spelled
+    if bool(row["global_nope"]):
+        return f"{spelled} + NoPE global layers"
+    return f"{spelled} + NoPE layers" if row["nope_layers"] else spelled
 
 
 def _biases(row: pd.Series) -> str | None:
@@ -152,7 +154,7 @@ CHOICES: tuple[Choice, ...] = (
            "Rotating queries and keys by position (RoPE) makes attention depend on relative offsets with no "
            "parameters; it replaced absolute tables and biases. Recent models leave positions out of their global "
            "layers (NoPE).",
-           _position, (*_order("position"), "RoPE + NoPE global layers"),
+           _position, (*_order("position"), "RoPE + NoPE global layers", "RoPE + NoPE layers"),
            (_paper("RoFormer: Enhanced Transformer with Rotary Position Embedding (Su et al., 2021)", "2104.09864"),
             _paper("The Impact of Positional Encoding on Length Generalization in Transformers (2023)",
                    "2305.19466"))),

@@ -36,6 +36,10 @@ def _number(value: int) -> str:
 
 
 def _heads(arch: Architecture) -> str:
+    if arch.mla is not None:
+        m = arch.mla
+        query = f", query latent {_number(m.q_lora_rank)}" if m.q_lora_rank else ""
+        return f"MLA: {arch.n_heads} heads, KV latent {_number(m.kv_lora_rank)} + shared RoPE key {m.qk_rope_head_dim}{query}"
     kind = "MHA" if arch.n_kv_heads == arch.n_heads else "MQA" if arch.n_kv_heads == 1 else "GQA"
     groups = "" if kind == "MHA" else f" / {arch.n_kv_heads} KV head{'s' if arch.n_kv_heads > 1 else ''}"
     return f"{kind}: {arch.n_heads} heads{groups} × {arch.head_dim}"
@@ -48,7 +52,9 @@ def _positions(arch: Architecture, layers: list[LayerPlan]) -> str:
         if arch.rotary_fraction < 1:
             text += f" on {arch.rotary_fraction:.0%} of dims"
         if Position.none in kinds:
-            text += "; NoPE on global layers"
+            text += "; NoPE on global layers" if arch.global_nope else "; NoPE on some layers"
+        if arch.rope_scaling is not None:
+            text += f"; {arch.rope_scaling.kind.value} x{arch.rope_scaling.factor:g}"
         return text
     if kinds & {Position.alibi, Position.relative_bias, Position.xl_relative}:
         return label("position", next(iter(kinds)).value)
@@ -71,6 +77,7 @@ def _mlp(arch: Architecture, layers: list[LayerPlan]) -> Box:
     if any(layer.moe for layer in layers):
         moe = arch.moe
         shared = f" + {moe.n_shared_experts} shared" if moe.n_shared_experts else ""
+        shared += f", {moe.top_groups} of {moe.n_groups} groups" if moe.n_groups else ""
         dense = sum(not layer.moe for layer in layers)
         note = f"; {dense} dense layer{'s' if dense > 1 else ''} (d_ff {_number(arch.d_ff)})" if dense else ""
         return Box(f"MoE: {moe.n_experts} experts, top-{moe.experts_per_token}{shared}",

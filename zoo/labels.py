@@ -24,7 +24,8 @@ LABELS: dict[str, dict[str, str]] = {
     "position": {Position.sinusoidal.value: "sinusoidal", Position.learned.value: "learned",
                  Position.relative_bias.value: "T5 relative bias", Position.xl_relative.value: "Transformer-XL relative",
                  Position.alibi.value: "ALiBi", Position.rope.value: "RoPE", Position.none.value: "none (NoPE)"},
-    "attention": {"mha": "multi-head (MHA)", "mqa": "multi-query (MQA)", "gqa": "grouped-query (GQA)"},
+    "attention": {"mha": "multi-head (MHA)", "mqa": "multi-query (MQA)", "gqa": "grouped-query (GQA)",
+                  "mla": "multi-head latent (MLA)"},
 }
 
 

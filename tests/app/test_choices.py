@@ -63,7 +63,8 @@ def test_the_consensus_line_is_computed_from_the_rows_it_summarises(frame):
     recent = frame[frame["year"] >= since]
     line = consensus_summary(frame, since, HEADLINE_CHOICES)
     assert line.startswith(f"Since {since} ({len(recent)} models): ")
-    rope = ((recent["position"] == "rope") & ~recent["global_nope"].fillna(False).astype(bool)).mean()
+    rope = ((recent["position"] == "rope") & ~recent["global_nope"].fillna(False).astype(bool)
+            & (recent["nope_layers"] == 0)).mean()
     assert ("all RoPE" if rope == 1 else f"{rope:.0%} RoPE") in line
     gated = recent["gated_mlp"].astype(bool).mean()
     assert ("all gated MLPs" if gated == 1 else f"{gated:.0%} gated MLPs") in line
