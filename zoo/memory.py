@@ -194,10 +194,17 @@ def fewest_gpus(arch: Architecture, question: MemoryQuestion, gpu: str, limit: i
     """The fewest GPUs of a kind (a multiple of the tensor-parallel degree) on which every rank fits, or None."""
     if gpu not in GPUS:
         raise MemoryPlanError(f"unknown GPU '{gpu}'; known: {', '.join(GPUS)}")
-    for gpus in range(question.tp, limit + 1, question.tp):
-        if plan_memory(arch, _with(question, gpus=gpus)).fits(gpu):
-            return gpus
-    return None
+
+    def fits(groups: int) -> bool:  # per-rank bytes only fall as ranks are added: bisect over multiples of tp
+        return plan_memory(arch, _with(question, gpus=groups * question.tp)).fits(gpu)
+
+    low, high = 1, limit // question.tp
+    if high < 1 or not fits(high):
+        return None
+    while low < high:
+        middle = (low + high) // 2
+        low, high = (low, middle) if fits(middle) else (middle + 1, high)
+    return low * question.tp
 
 
 def _with(question: MemoryQuestion, **changes) -> MemoryQuestion:
