@@ -44,6 +44,8 @@ def _attention(arch: Architecture, plan: AttentionPlan) -> int:
     d, q_width, kv_width = arch.d_model, arch.n_heads * arch.head_dim, arch.n_kv_heads * arch.head_dim
     count = _linear(d, q_width, arch.qkv_bias) + 2 * _linear(d, kv_width, arch.qkv_bias)
     count += _linear(q_width, d, arch.linear_bias)
+    if arch.attention_sinks and not plan.cross:
+        count += arch.n_heads
     if plan.qk_norm is not None:
         count += _qk_norm(arch)
     if plan.position is Position.xl_relative:
@@ -80,7 +82,9 @@ def _dense_mlp(arch: Architecture, d_ff: int) -> int:
 
 
 def _expert(arch: Architecture) -> int:
-    return (3 if arch.gated_mlp else 2) * arch.d_model * arch.moe.expert_d_ff
+    moe = arch.moe
+    biases = ((2 if arch.gated_mlp else 1) * moe.expert_d_ff + arch.d_model) if moe.expert_bias else 0
+    return (3 if arch.gated_mlp else 2) * arch.d_model * moe.expert_d_ff + biases
 
 
 def _mlp(arch: Architecture, layer: LayerPlan) -> tuple[int, int]:
@@ -90,7 +94,7 @@ def _mlp(arch: Architecture, layer: LayerPlan) -> tuple[int, int]:
         return count, count
     moe = arch.moe
     shared = _dense_mlp(arch, moe.n_shared_experts * moe.expert_d_ff) if moe.n_shared_experts else 0
-    router = arch.d_model * moe.n_experts + (arch.d_model if moe.shared_expert_gate else 0)
+    router = (arch.d_model + (1 if moe.router_bias else 0)) * moe.n_experts + (arch.d_model if moe.shared_expert_gate else 0)
     return router + moe.n_experts * _expert(arch) + shared, router + moe.experts_per_token * _expert(arch) + shared
 
 

@@ -181,7 +181,7 @@ def flatten(record: ModelRecord, computed: dict | None = None) -> dict:
         "n_shared_experts": moe.n_shared_experts if moe else None,
         "kv_lora_rank": a.mla.kv_lora_rank if a.mla else None,
         "q_lora_rank": a.mla.q_lora_rank if a.mla else None,
-        "attention_sinks": False,
+        "attention_sinks": a.attention_sinks,
         "rope_scaling": "none" if a.rope_scaling is None else a.rope_scaling.kind.value,
         "nope_layers": _nope_layers(a),
         "expert_d_ff": moe.expert_d_ff if moe else None,

@@ -73,10 +73,11 @@ class Activation(str, Enum):
     swiglu = "swiglu"
     geglu = "geglu"
     reglu = "reglu"
+    clamped_swiglu = "clamped-swiglu"  # gpt-oss: (clamp(up) + 1) * g * sigmoid(alpha g), g = gate clamped above
 
     @property
     def gated(self) -> bool:
-        return self in (Activation.swiglu, Activation.geglu, Activation.reglu)
+        return self in (Activation.swiglu, Activation.geglu, Activation.reglu, Activation.clamped_swiglu)
 
 
 class Position(str, Enum):
@@ -261,6 +262,8 @@ class MoE(_Strict):
     top_groups: Int | None = Field(default=None, gt=0, le=MAX_EXPERTS)
     routed_scaling: Float = Field(default=1.0, gt=0, le=MAX_FACTOR)  # multiplies the routed experts' weights (DeepSeek)
     selection_bias: Bool = False  # a per-expert bias added to the scores for choosing only (DeepSeek-V3's e_score_correction_bias)
+    router_bias: Bool = False  # the router's logits carry a learned bias (gpt-oss)
+    expert_bias: Bool = False  # every expert's projections carry biases (gpt-oss)
     first_dense: Int = Field(default=0, ge=0, le=MAX_LAYERS)  # leading dense layers before moe_pattern starts (DeepSeek)
     moe_pattern: str = Field(default="M", max_length=MAX_PATTERN)  # repeating unit over layers: M a MoE layer, D a dense MLP of width d_ff
 
@@ -355,6 +358,9 @@ class Architecture(_Strict):
     nope_pattern: str | None = Field(default=None, max_length=MAX_PATTERN)
     nope_query_temperature: QueryTemperature | None = None  # LLaMA 4's long-context scaling on NoPE layers
     mla: MLA | None = None  # multi-head latent attention instead of softmax attention over per-head K/V
+    attention_sinks: Bool = False  # a learned per-head logit joins every softmax's denominator (gpt-oss)
+    glu_limit: Float | None = Field(default=None, gt=0, le=MAX_FACTOR)  # clamped-swiglu's clamp (gpt-oss 7.0)
+    glu_alpha: Float | None = Field(default=None, gt=0, le=MAX_FACTOR)  # clamped-swiglu's sigmoid slope (gpt-oss 1.702)
     # multi-token-prediction modules shipped beside the model (DeepSeek-V3): counted apart, not built
     mtp_layers: Int = Field(default=0, ge=0, le=MAX_SMALL)
     clip_qkv: Float | None = Field(default=None, gt=0, le=MAX_FACTOR)  # q, k, v clamped to +-clip_qkv after projection (OLMo)
@@ -512,6 +518,11 @@ def _architecture_problems(a: Architecture):
             yield "moe", "moe.selection_bias applies to the sigmoid-topk router"
         if moe.first_dense >= a.n_layers:
             yield "moe", "moe.first_dense must leave at least one MoE layer"
+    clamped = a.activation is Activation.clamped_swiglu
+    if clamped != (a.glu_limit is not None) or clamped != (a.glu_alpha is not None):
+        yield "glu_limit", "glu_limit and glu_alpha are set exactly when activation is 'clamped-swiglu'"
+    if a.attention_sinks and a.mla is not None:
+        yield "attention_sinks", "attention sinks are defined for softmax attention over per-head keys, not mla"
     if a.moe is not None and a.moe.shared_expert_gate and not a.moe.n_shared_experts:
         yield "moe", "moe.shared_expert_gate needs shared experts (n_shared_experts > 0)"
     if a.global_nope:

@@ -468,6 +468,7 @@ class Experts:
     gate_input: str = "output"
     n_shared_experts: int = 0
     interleave_key: str | None = None  # LLaMA 4: interleave_moe_layer_step s, MoE on layers s-1, 2s-1, ...
+    biased: bool = False  # gpt-oss: the router and every expert projection carry biases
 
     @property
     def fields(self):
@@ -481,7 +482,8 @@ class Experts:
             pattern = "".join(_repeating_unit(kinds))
         return {"moe": {"n_experts": _get(config, self.n_experts), "experts_per_token": _get(config, self.top_k),
                         "n_shared_experts": self.n_shared_experts, "expert_d_ff": _get(config, self.expert_d_ff),
-                        "router": self.router, "gate_input": self.gate_input, "moe_pattern": pattern}}
+                        "router": self.router, "gate_input": self.gate_input, "moe_pattern": pattern,
+                        "router_bias": self.biased, "expert_bias": self.biased}}
 
     def write(self, values):
         moe = values["moe"]
@@ -1019,6 +1021,12 @@ TYPES = {t.model_type: t for t in (
         Rope("interleaved", fraction="mla", layout_key="rope_interleave"),
         Key("mtp_layers", "num_nextn_predict_layers", default=0),
     )),
+    HFType("gpt_oss", "GptOssForCausalLM", (
+        _decoder(**_RMS_PRE, activation="clamped-swiglu", gelu_tanh=False, attention_sinks=True), *_LLAMA_SIZES,
+        Key("norm_eps", "rms_norm_eps"), Key("glu_limit", "swiglu_limit"), Key("glu_alpha", "swiglu_alpha"), _Z_LOSS,
+        Biases("attention_bias", "attention_bias", "attention_bias"), Rope("half"), LayerTypes(),
+        Experts("num_local_experts", "num_experts_per_tok", "intermediate_size", "topk-softmax", biased=True),
+    )),
     HFType("gpt_neo", "GPTNeoForCausalLM", (
         _decoder(**_LAYERNORM_PRE, position="learned", query_scale="none"),
         Key("n_layers", "num_layers"), Key("d_model", "hidden_size"), Key("n_heads", "num_heads"),
@@ -1048,13 +1056,11 @@ TYPES = {t.model_type: t for t in (
 NEAREST = {
     "deepseek_v2": ("deepseek_v3", "its softmax router (DeepSeek-V2 routes by softmax scores, not sigmoid ones with a "
                                    "selection bias)"),
-    "gpt_oss": ("mixtral", "learned attention sinks, router and expert biases, a clamped SwiGLU and YaRN RoPE"),
     "glm4_moe": ("qwen3_moe", "shared experts, a sigmoid router with a selection bias and leading dense layers"),
-    "mistral3": ("mistral", "its vision tower (only a text config is read)"),
 }
 
 # The order in which a spec is matched to a type: the plainest reference that expresses it wins.
 TYPE_ORDER = ("llama", "mistral", "mixtral", "qwen2", "qwen3", "olmo2", "gemma", "gemma2", "gemma3_text", "cohere",
               "cohere2", "llama4_text", "gpt2", "openai-gpt", "gptj", "gpt_neox", "opt", "bloom", "bert", "t5",
               "qwen3_moe", "olmo3", "exaone4", "glm4", "phi3", "starcoder2", "stablelm", "gpt_neo", "qwen2_moe",
-              "smollm3", "granite", "olmo", "falcon", "deepseek_v3")
+              "smollm3", "granite", "olmo", "falcon", "deepseek_v3", "gpt_oss")

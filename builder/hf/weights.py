@@ -61,6 +61,24 @@ def _grouped_qkv(tensor, part, arch):
     return picked.reshape(-1, *tensor.shape[1:])
 
 
+def _interleaved_halves(tensor, part, arch):
+    """gpt-oss gate_up_proj_bias [experts, 2 * d_ff] with gate and up alternating: gates first, then ups."""
+    return torch_cat((tensor[..., ::2], tensor[..., 1::2]), tensor.dim() - 1)
+
+
+def _interleaved_halves_transposed(tensor, part, arch):
+    """gpt-oss gate_up_proj [experts, d_model, 2 * d_ff] (x @ W, gate and up columns alternating) to our
+    [experts, 2 * d_ff, d_model] with gate rows, then up rows."""
+    return _interleaved_halves(tensor, part, arch).transpose(1, 2)
+
+
+def torch_cat(parts, dim):
+    """torch.cat, imported when a layout runs (this module imports no torch)."""
+    import torch
+
+    return torch.cat(parts, dim=dim)
+
+
 def _stacked_transposed(tensor, part, arch):
     """LLaMA 4 stores stacked experts as [experts, d_in, d_out] (x @ W); ours are [experts, d_out, d_in]. Its
     gate_up_proj's gate columns, then up columns, become our gate rows, then up rows."""
@@ -76,6 +94,8 @@ LAYOUTS = {
     "row_halves": _row_halves,
     "qkv_rows": _qkv_rows,
     "grouped_qkv": _grouped_qkv,
+    "interleaved_halves": _interleaved_halves,
+    "interleaved_halves_transposed": _interleaved_halves_transposed,
 }
 
 
@@ -303,6 +323,18 @@ WEIGHTS = {
         "layers.{i}.mlp.experts.gate_up_proj": src("model.layers.{i}.mlp.experts.gate_up_proj"),
         "layers.{i}.mlp.experts.down_proj": src("model.layers.{i}.mlp.experts.down_proj"),
         **_linears("layers.{i}.mlp.shared_experts", "model.layers.{i}.mlp.shared_experts", _GATED_MLP),
+    },
+    "gpt_oss": {
+        **_llama_like(_PRE_NORMS),
+        "layers.{i}.attention.sinks": src("model.layers.{i}.self_attn.sinks"),
+        "layers.{i}.mlp.router.weight": src("model.layers.{i}.mlp.router.weight"),
+        "layers.{i}.mlp.router.bias": src("model.layers.{i}.mlp.router.bias"),
+        "layers.{i}.mlp.experts.gate_up_proj": src("model.layers.{i}.mlp.experts.gate_up_proj",
+                                                   layout="interleaved_halves_transposed"),
+        "layers.{i}.mlp.experts.input_bias": src("model.layers.{i}.mlp.experts.gate_up_proj_bias",
+                                                 layout="interleaved_halves"),
+        "layers.{i}.mlp.experts.down_proj": src("model.layers.{i}.mlp.experts.down_proj", layout="stacked_transposed"),
+        "layers.{i}.mlp.experts.down_bias": src("model.layers.{i}.mlp.experts.down_proj_bias"),
     },
     "gpt_neo": {
         "embed_tokens.weight": src("transformer.wte.weight"),

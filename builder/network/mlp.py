@@ -22,7 +22,23 @@ _BASE_ACTIVATION = {
     Activation.geglu: Activation.gelu,
     Activation.silu: Activation.silu,
     Activation.swiglu: Activation.silu,
+    Activation.clamped_swiglu: Activation.silu,
 }
+
+
+def gated_unit(arch: Architecture):
+    """(gate, up) -> the gated hidden: act(gate) * up, or gpt-oss's clamped SwiGLU,
+    (clamp(up, -l, l) + 1) * g * sigmoid(alpha g) with g = min(gate, l)."""
+    if arch.activation is Activation.clamped_swiglu:
+        limit, alpha = arch.glu_limit, arch.glu_alpha
+
+        def clamped(gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
+            gate = gate.clamp(max=limit)
+            return (up.clamp(-limit, limit) + 1) * gate * torch.sigmoid(gate * alpha)
+
+        return clamped
+    act = activation_fn(arch)
+    return lambda gate, up: act(gate) * up
 
 
 def activation_fn(arch: Architecture):
@@ -40,6 +56,7 @@ class MLP(nn.Module):
         super().__init__()
         bias = arch.has_mlp_bias
         self.act = activation_fn(arch)
+        self.unit = gated_unit(arch) if arch.gated_mlp else None
         self.gate_proj = Linear(arch.d_model, d_ff, bias) if arch.gated_mlp else None
         self.up_proj = Linear(arch.d_model, d_ff, bias)
         self.down_proj = Linear(d_ff, arch.d_model, bias, Role.residual)
@@ -47,4 +64,4 @@ class MLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.gate_proj is None:
             return self.down_proj(self.act(self.up_proj(x)))
-        return self.down_proj(self.act(self.gate_proj(x)) * self.up_proj(x))
+        return self.down_proj(self.unit(self.gate_proj(x), self.up_proj(x)))

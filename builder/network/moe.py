@@ -10,8 +10,8 @@ nn.Linear layout: gated experts hold `experts.gate_up_proj` [n_experts, 2 * expe
 then up rows, so one grouped matmul computes both), plain ones `experts.up_proj` [n_experts, expert_d_ff,
 d_model]; `experts.down_proj` is [n_experts, d_model, expert_d_ff]; `shared_experts` is one dense MLP
 of width n_shared_experts * expert_d_ff, scaled per token by sigmoid(`shared_expert_gate`) where the spec has that
-gate (Qwen 1.5 / 2 MoE). Experts and router carry no biases (no mixture-of-experts
-checkpoint in the catalog has them).
+gate (Qwen 1.5 / 2 MoE). Experts and router carry biases only where the spec says (gpt-oss):
+`experts.input_bias` [n_experts, width], `experts.down_bias` [n_experts, d_model] and `router.bias`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from torch import nn
 
 from builder.network.grouped import grouped_linear
 from builder.network.init import Init, Initialised, Linear, Role
-from builder.network.mlp import MLP, activation_fn
+from builder.network.mlp import MLP, activation_fn, gated_unit
 from zoo.schema import Architecture, GateInput, Router
 
 
@@ -34,31 +34,41 @@ class Experts(nn.Module, Initialised):
         self.n_experts = moe.n_experts
         self.gated = arch.gated_mlp
         self.act = activation_fn(arch)
+        self.unit = gated_unit(arch) if arch.gated_mlp else None
         width = 2 * moe.expert_d_ff if self.gated else moe.expert_d_ff
         if self.gated:
             self.gate_up_proj = nn.Parameter(torch.empty(moe.n_experts, width, arch.d_model))
         else:
             self.up_proj = nn.Parameter(torch.empty(moe.n_experts, width, arch.d_model))
         self.down_proj = nn.Parameter(torch.empty(moe.n_experts, arch.d_model, moe.expert_d_ff))
+        self.input_bias = nn.Parameter(torch.empty(moe.n_experts, width)) if moe.expert_bias else None
+        self.down_bias = nn.Parameter(torch.empty(moe.n_experts, arch.d_model)) if moe.expert_bias else None
 
     @property
     def input_proj(self) -> nn.Parameter:
         """The stacked weight the tokens meet first: gate_up_proj (gated) or up_proj."""
         return self.gate_up_proj if self.gated else self.up_proj
 
-    def forward(self, x: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
-        """x [M, d_model] sorted by expert, ends [E] its cumulative rows per expert -> [M, d_model]."""
+    def forward(self, x: torch.Tensor, ends: torch.Tensor, experts: torch.Tensor) -> torch.Tensor:
+        """x [M, d_model] sorted by expert, ends [E] its cumulative rows per expert, experts [M] each row's
+        expert (for per-expert biases) -> [M, d_model]."""
         hidden = grouped_linear(x, self.input_proj, ends)  # [M, 2 * expert_d_ff] gated, else [M, expert_d_ff]
+        if self.input_bias is not None:
+            hidden = hidden + self.input_bias[experts]
         if self.gated:
             gate, up = hidden.chunk(2, dim=-1)  # [M, expert_d_ff] each
-            hidden = self.act(gate) * up
+            hidden = self.unit(gate, up)
         else:
             hidden = self.act(hidden)
-        return grouped_linear(hidden, self.down_proj, ends)
+        out = grouped_linear(hidden, self.down_proj, ends)
+        return out if self.down_bias is None else out + self.down_bias[experts]
 
     def init_weights(self, init: Init) -> None:
         init.normal(self.input_proj)
         init.normal(self.down_proj, Role.residual)
+        for bias in (self.input_bias, self.down_bias):
+            if bias is not None:
+                nn.init.zeros_(bias)
 
 
 def _topk_softmax(logits: torch.Tensor, choice: torch.Tensor, k: int):
@@ -112,7 +122,7 @@ class MoE(nn.Module, Initialised):
         self.top_k = moe.experts_per_token
         self.spec = moe
         self.gate_inputs = moe.gate_input is GateInput.input  # LLaMA 4 weights the token before the expert
-        self.router = Linear(arch.d_model, moe.n_experts, bias=False)
+        self.router = Linear(arch.d_model, moe.n_experts, bias=moe.router_bias)
         self.experts = Experts(arch)
         self.shared_experts = MLP(arch, moe.n_shared_experts * moe.expert_d_ff) if moe.n_shared_experts else None
         self.shared_expert_gate = Linear(arch.d_model, 1, bias=False) if moe.shared_expert_gate else None
@@ -148,10 +158,11 @@ class MoE(nn.Module, Initialised):
         ends = counts.index_add_(0, picks, torch.ones_like(picks)).cumsum(0).to(torch.int32)  # whose shape varies
         gate = weights.flatten()[order, None]  # [N * k, 1]
         routed = tokens[token_ids]  # [N * k, d_model]
+        experts = picks[order]  # [N * k] the expert of each sorted pair
         if self.gate_inputs:
-            routed = self.experts(routed * gate, ends)
+            routed = self.experts(routed * gate, ends, experts)
         else:
-            routed = self.experts(routed, ends) * gate
+            routed = self.experts(routed, ends, experts) * gate
         out = torch.zeros_like(tokens).index_add(0, token_ids, routed)
         if self.shared_experts is not None:
             shared = self.shared_experts(tokens)

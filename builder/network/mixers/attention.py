@@ -4,7 +4,8 @@ The plan (zoo.plan.AttentionPlan) decides the mask, positions, query scale and t
 stage; this module projects, normalises (qk_norm.py), rotates (rotary.py), adds position biases
 (relative.py, or Transformer-XL's term here) and hands q, k, v to one of three backends (backends.py).
 
-Weight names: `q_proj`, `k_proj`, `v_proj`, `o_proj` (q/k/v biased when qkv_bias, o when linear_bias),
+Weight names: `q_proj`, `k_proj`, `v_proj`, `o_proj` (q/k/v biased when qkv_bias, o when linear_bias), `sinks`
+([n_heads], gpt-oss's per-head sink logits),
 `qk_norm.q_norm` / `qk_norm.k_norm`, and for Transformer-XL positions `pos_proj` (bias-free,
 d_model -> n_heads * head_dim) with the per-head content and position biases `pos_bias_u`, `pos_bias_v`
 ([n_heads, head_dim]).
@@ -54,11 +55,13 @@ class SoftmaxMixer(nn.Module, Initialised):
             return "sdpa" if plain else "flex"
         return "eager" if self.softcap is not None else "sdpa"
 
-    def attend(self, q, k, v, inputs: StackInputs, k_pos, key_valid, source, bias=None) -> torch.Tensor:
-        """The backend's attention of q over k, v under the plan's mask: [B, heads, Tq, v width]."""
+    def attend(self, q, k, v, inputs: StackInputs, k_pos, key_valid, source, bias=None, sinks=None) -> torch.Tensor:
+        """The backend's attention of q over k, v under the plan's mask (and per-head sink logits that join each
+        softmax's denominator): [B, heads, Tq, v width]."""
         plan = self.plan
         mask = MaskSpec(inputs.positions, k_pos, plan.causal, plan.local, plan.window, key_valid, inputs.masks, source)
-        return ATTENTION_BACKENDS[self.resolved_backend(q.device.type)](q, k, v, plan.scale, mask, bias, self.softcap)
+        backend = ATTENTION_BACKENDS[self.resolved_backend(q.device.type)]
+        return backend(q, k, v, plan.scale, mask, bias, self.softcap, sinks)
 
 
 class Attention(SoftmaxMixer):
@@ -79,11 +82,14 @@ class Attention(SoftmaxMixer):
             self.pos_proj = Linear(arch.d_model, q_width, bias=False)
             self.pos_bias_u = nn.Parameter(torch.empty(arch.n_heads, arch.head_dim))
             self.pos_bias_v = nn.Parameter(torch.empty(arch.n_heads, arch.head_dim))
+        self.sinks = nn.Parameter(torch.empty(arch.n_heads)) if arch.attention_sinks and not plan.cross else None
 
     def init_weights(self, init: Init) -> None:
         if self.pos_bias_u is not None:
             nn.init.zeros_(self.pos_bias_u)
             nn.init.zeros_(self.pos_bias_v)
+        if self.sinks is not None:
+            nn.init.zeros_(self.sinks)
 
     def _heads(self, x: torch.Tensor) -> torch.Tensor:
         """A q, k or v projection [B, T, heads * head_dim] -> [B, heads, T, head_dim], clamped to +-clip_qkv where
@@ -155,5 +161,5 @@ class Attention(SoftmaxMixer):
             if cache.length:  # later steps attend over this layer's cached keys
                 source = ("cache", cache.index)
             k, v, k_pos, key_valid = cache.update(k, v, k_pos, key_valid)
-        out = self.attend(q, k, v, inputs, k_pos, key_valid, source, self._bias(q, k, inputs, k_pos))
+        out = self.attend(q, k, v, inputs, k_pos, key_valid, source, self._bias(q, k, inputs, k_pos), self.sinks)
         return self.o_proj(out.transpose(1, 2).reshape(x.shape[0], x.shape[1], -1))

@@ -5,7 +5,6 @@ count of transformers' own model for the same config; and `zoo import-hf` writes
 accepts. A file of a type without a table is refused in one line naming its type and the nearest supported one.
 """
 
-import json
 from pathlib import Path
 
 import pytest
@@ -47,10 +46,14 @@ def test_import_hf_writes_a_draft_that_validates(path, tmp_path, capsys):
     assert capsys.readouterr().out.strip() == "1 spec(s) valid"
 
 
-@pytest.mark.parametrize("path", UNSUPPORTED, ids=_id)
-def test_a_type_without_a_table_names_the_nearest_supported_one(path):
-    model_type = json.loads(path.read_text())["model_type"]
+def test_every_corpus_file_is_of_a_supported_type():
+    assert not UNSUPPORTED, [_id(path) for path in UNSUPPORTED]
+
+
+@pytest.mark.parametrize("model_type", sorted(NEAREST))
+def test_a_type_without_a_table_names_the_nearest_supported_one(model_type):
     nearest, lacks = NEAREST[model_type]
+    assert nearest in TYPES and model_type not in TYPES
     with pytest.raises(NotExpressible) as error:
-        spec_from_hf(path)
+        spec_from_hf({"model_type": model_type})
     assert str(error.value) == f"{model_type}: not supported; the nearest supported type is {nearest}, which lacks {lacks}"

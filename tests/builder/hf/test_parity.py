@@ -91,6 +91,15 @@ TYPE_CASES = {
         "mla": {"kv_lora_rank": 32, "qk_nope_head_dim": 16, "qk_rope_head_dim": 8, "v_head_dim": 24},
         "moe": {"n_experts": 4, "experts_per_token": 2, "n_shared_experts": 2, "expert_d_ff": 32,
                 "router": "sigmoid-topk", "selection_bias": True}, "d_ff": 32}),
+    # gpt-oss at toy size: sinks, alternating sliding and full layers, biased attention, experts and router, the
+    # clamped SwiGLU (a limit small enough to clamp) and YaRN without truncation
+    "gpt_oss": ("gpt_oss", "mixtral-8x7b", {
+        "attention_sinks": True, "activation": "clamped-swiglu", "glu_limit": 0.5, "glu_alpha": 1.702,
+        "qkv_bias": True, "linear_bias": True, "layer_pattern": "LG", "local_attention": "sliding",
+        "sliding_window": WINDOW, "n_layers": 2, "rope_scaling": {"kind": "yarn", "factor": 4.0,
+                                                                  "original_context_length": 16, "truncate": False},
+        "moe": {**_TINY_MOE, "router": "topk-softmax", "router_bias": True, "expert_bias": True,
+                "moe_pattern": "M"}, "d_ff": 32}),
     "gpt_neo": ("gpt_neo", "gpt2-xl", {"layer_pattern": "GL", "local_attention": "sliding", "sliding_window": WINDOW,
                                        "query_scale": "none", "qkv_bias": False}),
 }

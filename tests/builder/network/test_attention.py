@@ -114,6 +114,24 @@ def test_flex_matches_eager(name):
                                 eager_attention(q, k, v, 0.3, mask, bias, softcap), mask)
 
 
+@pytest.mark.parametrize("name", ["causal", "sliding", "padded", "offset_queries"])
+@pytest.mark.parametrize("backend", ["sdpa", "flex"])
+def test_sinks_join_every_softmax_the_same_way_on_every_backend(name, backend):
+    """gpt-oss's per-head sink logits: eager against the definition (a softmax over the scores plus one more
+    logit, which weighs no value), then SDPA and flex against eager."""
+    q, k, v, mask, _, _ = _case(name)
+    sinks = torch.tensor([0.5, -1.0, 2.0, 0.0])
+    got = eager_attention(q, k, v, 0.3, mask, None, None, sinks)
+    kv = k.repeat_interleave(2, dim=1), v.repeat_interleave(2, dim=1)
+    scores = (q @ kv[0].transpose(-1, -2)) * 0.3
+    scores = scores.masked_fill(~mask.dense(), float("-inf"))
+    with_sink = torch.cat((scores, sinks[None, :, None, None].expand(*scores.shape[:3], 1)), dim=-1).softmax(-1)
+    _assert_close_where_defined(got, with_sink[..., :-1] @ kv[1], mask)
+    plain = eager_attention(q, k, v, 0.3, mask, None, None)
+    assert (got - plain).abs().max() > 1e-3  # the sinks take some of each softmax's mass
+    _assert_close_where_defined(ATTENTION_BACKENDS[backend](q, k, v, 0.3, mask, None, None, sinks), got, mask)
+
+
 def test_flex_t5_table_gradient_matches_eager():
     """flex's score_mod reads T5's per-distance table; the table's gradient through it equals eager's dense one.
     (On CPU flex has no backward for q, k, v; it does differentiate the tensors score_mod reads.)"""
