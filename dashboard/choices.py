@@ -174,6 +174,12 @@ CHOICES: tuple[Choice, ...] = (
            "matmuls fuse; PaLM reported about 15% faster training.",
            _flag("parallel_block", "parallel", "serial"), ("serial", "parallel"), (PALM,),
            {"serial": "serial blocks", "parallel": "parallel blocks"}),
+    Choice("attention_sinks", "Attention sinks",
+           "A learned logit per head joins every softmax's denominator, so a head can attend to nothing instead of "
+           "parking its attention on the first tokens.",
+           _flag("attention_sinks", "sinks", "no sinks"), ("no sinks", "sinks"),
+           (_paper("Efficient Streaming Language Models with Attention Sinks (Xiao et al., 2023)", "2309.17453"),
+            _paper("gpt-oss-120b & gpt-oss-20b Model Card (OpenAI, 2025)", "2508.10925"))),
     Choice("qk_norm", "QK-norm",
            "Normalising queries and keys before their dot product stops attention logits from blowing up at scale.",
            _flag("qk_norm", "QK-norm", "no QK-norm"), ("no QK-norm", "QK-norm"),

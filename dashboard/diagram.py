@@ -67,6 +67,7 @@ def _mixer(arch: Architecture, layers: list[LayerPlan], causal: bool) -> Box:
                       for kind, window in sorted(windows))
     extras = [part for part in (_positions(arch, layers), local,
                                 "QK-norm" if arch.qk_norm.value != "none" else "",
+                                "learned sinks" if arch.attention_sinks else "",
                                 f"soft-cap {arch.attn_softcap:g}" if arch.attn_softcap else "") if part]
     mask = "causal" if causal else "bidirectional"
     return Box(f"{mask} self-attention · {_heads(arch)}", "mixer", " · ".join(extras))
@@ -78,6 +79,7 @@ def _mlp(arch: Architecture, layers: list[LayerPlan]) -> Box:
         moe = arch.moe
         shared = f" + {moe.n_shared_experts} shared" if moe.n_shared_experts else ""
         shared += f", {moe.top_groups} of {moe.n_groups} groups" if moe.n_groups else ""
+        shared += ", biased" if moe.expert_bias else ""
         dense = sum(not layer.moe for layer in layers)
         note = f"; {dense} dense layer{'s' if dense > 1 else ''} (d_ff {_number(arch.d_ff)})" if dense else ""
         return Box(f"MoE: {moe.n_experts} experts, top-{moe.experts_per_token}{shared}",

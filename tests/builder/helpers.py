@@ -29,6 +29,7 @@ def module_counts(model) -> tuple[int, int, int]:
         if isinstance(module, MoE):
             experts = module.experts
             per_expert = experts.input_proj[0].numel() + experts.down_proj[0].numel()
+            per_expert += sum(bias[0].numel() for bias in (experts.input_bias, experts.down_bias) if bias is not None)
             idle += (experts.down_proj.shape[0] - module.top_k) * per_expert
     tables = [model.embed_tokens.weight]
     if model.lm_head.weight is not model.embed_tokens.weight:

@@ -53,7 +53,7 @@ def test_derived_columns_are_computed_from_the_architecture(path):
     expected_attention = ("mla" if a.mla is not None else "mha" if a.n_kv_heads == a.n_heads
                           else "mqa" if a.n_kv_heads == 1 else "gqa")
     assert row["attention"] in (expected_attention, None)
-    assert row["gated_mlp"] == (a.activation.value in ("swiglu", "geglu", "reglu"))
+    assert row["gated_mlp"] == (a.activation.value in ("swiglu", "geglu", "reglu", "clamped-swiglu"))
 
 
 @pytest.mark.parametrize("path", SPEC_PATHS, ids=lambda p: p.stem)
