@@ -702,39 +702,54 @@ class LatentAttentionCodec:
 
 @dataclass(frozen=True)
 class DeepSeekExperts:
-    """DeepSeekMoE (V3): n_routed_experts fine-grained experts, n_shared_experts always on, every layer from
-    first_k_dense_replace on; sigmoid scores with a selection bias, group-limited to topk_group of n_group
-    groups, the chosen scores renormalised (norm_topk_prob) and scaled by routed_scaling_factor. d_ff is the
+    """DeepSeekMoE: n_routed_experts fine-grained experts, n_shared_experts always on, every layer from
+    first_k_dense_replace on, weights scaled by routed_scaling_factor. V3 scores by sigmoid with a selection bias,
+    group-limited to topk_group of n_group groups, the chosen scores renormalised (norm_topk_prob); V2 keeps the
+    softmax probabilities of its top-k, group-limited where topk_method is group_limited_greedy. d_ff is the
     leading dense layers' width."""
+
+    version: int = 3
 
     @property
     def fields(self):
         return ("moe", "d_ff")
 
-    def read(self, config, notes):
-        if not _get(config, "norm_topk_prob"):
-            raise NotExpressible("norm_topk_prob=False (the sigmoid-topk router renormalises its weights)")
+    def _groups(self, config) -> tuple[int | None, int | None]:
         groups, top_groups = getattr(config, "n_group", None), getattr(config, "topk_group", None)
+        if self.version == 2 and getattr(config, "topk_method", "greedy") != "group_limited_greedy":
+            return None, None
         limited = groups not in (None, 1) and top_groups not in (None, groups)
+        return (groups, top_groups) if limited else (None, None)
+
+    def read(self, config, notes):
+        if self.version == 3 and not _get(config, "norm_topk_prob"):
+            raise NotExpressible("norm_topk_prob=False (the sigmoid-topk router renormalises its weights)")
+        groups, top_groups = self._groups(config)
+        limited = groups is not None
         first_dense = _get(config, "first_k_dense_replace")
         expert_d_ff = _get(config, "moe_intermediate_size")
         moe = {"n_experts": _get(config, "n_routed_experts"), "experts_per_token": _get(config, "num_experts_per_tok"),
                "n_shared_experts": _get(config, "n_shared_experts"), "expert_d_ff": expert_d_ff,
-               "router": "sigmoid-topk", "gate_input": "output", "shared_expert_gate": False,
-               "n_groups": groups if limited else None, "top_groups": top_groups if limited else None,
-               "routed_scaling": float(_get(config, "routed_scaling_factor")), "selection_bias": True,
+               "router": "sigmoid-topk" if self.version == 3 else "softmax-topk", "gate_input": "output",
+               "shared_expert_gate": False, "n_groups": groups if limited else None,
+               "top_groups": top_groups if limited else None,
+               "routed_scaling": float(_get(config, "routed_scaling_factor")), "selection_bias": self.version == 3,
                "first_dense": first_dense, "moe_pattern": "M"}
         return {"moe": moe, "d_ff": _get(config, "intermediate_size") if first_dense else expert_d_ff}
 
     def write(self, values):
         moe = values["moe"]
-        if moe is None or moe["moe_pattern"] != "M" or moe["router"] != "sigmoid-topk" or not moe["selection_bias"]:
-            return {}  # the read-back shows what a DeepSeek-V3 config cannot say
-        return {"n_routed_experts": moe["n_experts"], "num_experts_per_tok": moe["experts_per_token"],
-                "n_shared_experts": moe["n_shared_experts"], "moe_intermediate_size": moe["expert_d_ff"],
-                "first_k_dense_replace": moe["first_dense"], "routed_scaling_factor": moe["routed_scaling"],
-                "n_group": moe["n_groups"] or 1, "topk_group": moe["top_groups"] or 1, "norm_topk_prob": True,
-                "intermediate_size": values["d_ff"]}
+        if moe is None or moe["moe_pattern"] != "M":
+            return {}  # the read-back shows what a DeepSeek config cannot say
+        written = {"n_routed_experts": moe["n_experts"], "num_experts_per_tok": moe["experts_per_token"],
+                   "n_shared_experts": moe["n_shared_experts"], "moe_intermediate_size": moe["expert_d_ff"],
+                   "first_k_dense_replace": moe["first_dense"], "routed_scaling_factor": moe["routed_scaling"],
+                   "n_group": moe["n_groups"] or 1, "topk_group": moe["top_groups"] or 1,
+                   "intermediate_size": values["d_ff"]}
+        if self.version == 3:
+            return {**written, "norm_topk_prob": True}
+        return {**written, "norm_topk_prob": False,
+                "topk_method": "group_limited_greedy" if moe["n_groups"] else "greedy"}
 
 
 @dataclass(frozen=True)
@@ -1021,6 +1036,14 @@ TYPES = {t.model_type: t for t in (
         Rope("interleaved", fraction="mla", layout_key="rope_interleave"),
         Key("mtp_layers", "num_nextn_predict_layers", default=0),
     )),
+    HFType("deepseek_v2", "DeepseekV2ForCausalLM", (
+        _decoder(**_RMS_PRE), Key("n_layers", "num_hidden_layers"), Key("d_model", "hidden_size"),
+        Key("n_heads", "num_attention_heads"), LatentAttentionCodec(), DeepSeekExperts(version=2),
+        Key("vocab_size", "vocab_size"), Key("context_length", "max_position_embeddings"),
+        Key("dropout", "attention_dropout"), Key("tied_embeddings", "tie_word_embeddings"),
+        Key("norm_eps", "rms_norm_eps"), Activation("hidden_act", gated=True), _Z_LOSS,
+        Biases("attention_bias", "attention_bias", False), Rope("interleaved", fraction="mla"),
+    )),
     HFType("gpt_oss", "GptOssForCausalLM", (
         _decoder(**_RMS_PRE, activation="clamped-swiglu", gelu_tanh=False, attention_sinks=True), *_LLAMA_SIZES,
         Key("norm_eps", "rms_norm_eps"), Key("glu_limit", "swiglu_limit"), Key("glu_alpha", "swiglu_alpha"), _Z_LOSS,
@@ -1054,8 +1077,6 @@ TYPES = {t.model_type: t for t in (
 # transformers types without a table: the supported type closest to each, and what its code does that the
 # spec's vocabulary (or that type's table) does not say.
 NEAREST = {
-    "deepseek_v2": ("deepseek_v3", "its softmax router (DeepSeek-V2 routes by softmax scores, not sigmoid ones with a "
-                                   "selection bias)"),
     "glm4_moe": ("qwen3_moe", "shared experts, a sigmoid router with a selection bias and leading dense layers"),
 }
 
@@ -1063,4 +1084,4 @@ NEAREST = {
 TYPE_ORDER = ("llama", "mistral", "mixtral", "qwen2", "qwen3", "olmo2", "gemma", "gemma2", "gemma3_text", "cohere",
               "cohere2", "llama4_text", "gpt2", "openai-gpt", "gptj", "gpt_neox", "opt", "bloom", "bert", "t5",
               "qwen3_moe", "olmo3", "exaone4", "glm4", "phi3", "starcoder2", "stablelm", "gpt_neo", "qwen2_moe",
-              "smollm3", "granite", "olmo", "falcon", "deepseek_v3", "gpt_oss")
+              "smollm3", "granite", "olmo", "falcon", "deepseek_v3", "deepseek_v2", "gpt_oss")

@@ -324,6 +324,18 @@ WEIGHTS = {
         "layers.{i}.mlp.experts.down_proj": src("model.layers.{i}.mlp.experts.down_proj"),
         **_linears("layers.{i}.mlp.shared_experts", "model.layers.{i}.mlp.shared_experts", _GATED_MLP),
     },
+    "deepseek_v2": {
+        **_llama_like(_PRE_NORMS),
+        **_linears("layers.{i}.attention", "model.layers.{i}.self_attn",
+                   {"q_a_proj": "q_a_proj", "q_b_proj": "q_b_proj", "kv_a_proj": "kv_a_proj_with_mqa",
+                    "kv_b_proj": "kv_b_proj"}),
+        **_norms("layers.{i}.attention", "model.layers.{i}.self_attn",
+                 {"q_a_norm": "q_a_layernorm", "kv_a_norm": "kv_a_layernorm"}),
+        "layers.{i}.mlp.router.weight": src("model.layers.{i}.mlp.gate.weight"),
+        "layers.{i}.mlp.experts.gate_up_proj": src("model.layers.{i}.mlp.experts.gate_up_proj"),
+        "layers.{i}.mlp.experts.down_proj": src("model.layers.{i}.mlp.experts.down_proj"),
+        **_linears("layers.{i}.mlp.shared_experts", "model.layers.{i}.mlp.shared_experts", _GATED_MLP),
+    },
     "gpt_oss": {
         **_llama_like(_PRE_NORMS),
         "layers.{i}.attention.sinks": src("model.layers.{i}.self_attn.sinks"),

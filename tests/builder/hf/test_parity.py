@@ -93,6 +93,15 @@ TYPE_CASES = {
                 "router": "sigmoid-topk", "selection_bias": True}, "d_ff": 32}),
     # gpt-oss at toy size: sinks, alternating sliding and full layers, biased attention, experts and router, the
     # clamped SwiGLU (a limit small enough to clamp) and YaRN without truncation
+    # DeepSeek-V2 at toy size: softmax scores limited to 2 of 4 groups, not renormalised, scaled by 16
+    "deepseek_v2": ("deepseek_v2", "llama-3-8b", {
+        "n_layers": 3, "n_kv_heads": 6, "head_dim": 24, "rotary_fraction": 1 / 3, "rope_layout": "interleaved",
+        "mla": {"q_lora_rank": 48, "kv_lora_rank": 32, "qk_nope_head_dim": 16, "qk_rope_head_dim": 8,
+                "v_head_dim": 12},
+        "rope_scaling": {"kind": "yarn", "factor": 4.0, "original_context_length": 16, "mscale": 0.707,
+                         "mscale_all_dim": 0.707, "beta_fast": 32.0, "beta_slow": 1.0},
+        "moe": {"n_experts": 8, "experts_per_token": 3, "n_shared_experts": 2, "expert_d_ff": 32,
+                "router": "softmax-topk", "n_groups": 4, "top_groups": 2, "routed_scaling": 16.0, "first_dense": 1}}),
     "gpt_oss": ("gpt_oss", "mixtral-8x7b", {
         "attention_sinks": True, "activation": "clamped-swiglu", "glu_limit": 0.5, "glu_alpha": 1.702,
         "qkv_bias": True, "linear_bias": True, "layer_pattern": "LG", "local_attention": "sliding",
