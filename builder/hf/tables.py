@@ -1044,6 +1044,13 @@ TYPES = {t.model_type: t for t in (
         Key("norm_eps", "rms_norm_eps"), Activation("hidden_act", gated=True), _Z_LOSS,
         Biases("attention_bias", "attention_bias", False), Rope("interleaved", fraction="mla"),
     )),
+    HFType("glm4_moe", "Glm4MoeForCausalLM", (
+        _decoder(**_RMS_PRE), *_SIZES_NO_FFN, Key("dropout", "attention_dropout"), Key("norm_eps", "rms_norm_eps"),
+        Activation("hidden_act", gated=True), _Z_LOSS, Biases("attention_bias", False, False),
+        Rope("half", fraction="partial_rotary_factor"), DeepSeekExperts(version=3),
+        Switch("use_qk_norm", {True: {"qk_norm": "head"}, False: {"qk_norm": "none"}}),
+        Key("mtp_layers", "num_nextn_predict_layers", default=0),
+    )),
     HFType("gpt_oss", "GptOssForCausalLM", (
         _decoder(**_RMS_PRE, activation="clamped-swiglu", gelu_tanh=False, attention_sinks=True), *_LLAMA_SIZES,
         Key("norm_eps", "rms_norm_eps"), Key("glu_limit", "swiglu_limit"), Key("glu_alpha", "swiglu_alpha"), _Z_LOSS,
@@ -1077,11 +1084,15 @@ TYPES = {t.model_type: t for t in (
 # transformers types without a table: the supported type closest to each, and what its code does that the
 # spec's vocabulary (or that type's table) does not say.
 NEAREST = {
-    "glm4_moe": ("qwen3_moe", "shared experts, a sigmoid router with a selection bias and leading dense layers"),
+    "qwen3_next": ("qwen2_moe", "Gated DeltaNet linear-attention layers and output-gated attention between them"),
+    "jamba": ("mixtral", "Mamba state-space layers between its attention layers"),
+    "falcon_h1": ("llama", "Mamba-2 heads running in parallel with attention in every layer"),
+    "deepseek_v32": ("deepseek_v3", "DeepSeek Sparse Attention's lightning indexer, which picks the keys each query sees"),
+    "kimi_linear": ("deepseek_v3", "Kimi Delta Attention linear-attention layers between its MLA layers"),
 }
 
 # The order in which a spec is matched to a type: the plainest reference that expresses it wins.
 TYPE_ORDER = ("llama", "mistral", "mixtral", "qwen2", "qwen3", "olmo2", "gemma", "gemma2", "gemma3_text", "cohere",
               "cohere2", "llama4_text", "gpt2", "openai-gpt", "gptj", "gpt_neox", "opt", "bloom", "bert", "t5",
               "qwen3_moe", "olmo3", "exaone4", "glm4", "phi3", "starcoder2", "stablelm", "gpt_neo", "qwen2_moe",
-              "smollm3", "granite", "olmo", "falcon", "deepseek_v3", "deepseek_v2", "gpt_oss")
+              "smollm3", "granite", "olmo", "falcon", "deepseek_v3", "deepseek_v2", "glm4_moe", "gpt_oss")

@@ -336,6 +336,14 @@ WEIGHTS = {
         "layers.{i}.mlp.experts.down_proj": src("model.layers.{i}.mlp.experts.down_proj"),
         **_linears("layers.{i}.mlp.shared_experts", "model.layers.{i}.mlp.shared_experts", _GATED_MLP),
     },
+    "glm4_moe": {
+        **_llama_like(_PRE_NORMS),
+        "layers.{i}.mlp.router.weight": src("model.layers.{i}.mlp.gate.weight"),
+        "layers.{i}.mlp.selection_bias": src("model.layers.{i}.mlp.gate.e_score_correction_bias"),
+        "layers.{i}.mlp.experts.gate_up_proj": src("model.layers.{i}.mlp.experts.gate_up_proj"),
+        "layers.{i}.mlp.experts.down_proj": src("model.layers.{i}.mlp.experts.down_proj"),
+        **_linears("layers.{i}.mlp.shared_experts", "model.layers.{i}.mlp.shared_experts", _GATED_MLP),
+    },
     "gpt_oss": {
         **_llama_like(_PRE_NORMS),
         "layers.{i}.attention.sinks": src("model.layers.{i}.self_attn.sinks"),

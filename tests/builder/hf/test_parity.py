@@ -102,6 +102,12 @@ TYPE_CASES = {
                          "mscale_all_dim": 0.707, "beta_fast": 32.0, "beta_slow": 1.0},
         "moe": {"n_experts": 8, "experts_per_token": 3, "n_shared_experts": 2, "expert_d_ff": 32,
                 "router": "softmax-topk", "n_groups": 4, "top_groups": 2, "routed_scaling": 16.0, "first_dense": 1}}),
+    # GLM-4.5 at toy size: GQA with q/k/v biases, per-head QK-norm and half the head rotated, two leading dense
+    # layers, then DeepSeek-V3's routing without groups
+    "glm4_moe": ("glm4_moe", "qwen3-8b", {
+        "n_layers": 3, "qkv_bias": True, "rotary_fraction": 0.5, "mtp_layers": 1,
+        "moe": {"n_experts": 8, "experts_per_token": 2, "n_shared_experts": 1, "expert_d_ff": 32,
+                "router": "sigmoid-topk", "routed_scaling": 2.5, "selection_bias": True, "first_dense": 2}}),
     "gpt_oss": ("gpt_oss", "mixtral-8x7b", {
         "attention_sinks": True, "activation": "clamped-swiglu", "glu_limit": 0.5, "glu_alpha": 1.702,
         "qkv_bias": True, "linear_bias": True, "layer_pattern": "LG", "local_attention": "sliding",
