@@ -297,3 +297,27 @@ def first_adopters(frame: pd.DataFrame, labels: pd.Series) -> pd.DataFrame:
         names = group.loc[group["released"] == first, "name"].sort_values()
         rows.append({"label": label, "first": first, "models": ", ".join(names), "count": len(group)})
     return pd.DataFrame(rows, columns=["label", "first", "models", "count"]).sort_values("first", ignore_index=True)
+
+
+# Frontier choices whose first adopter the Hyperparameters page names: (what, the rows that made the choice).
+FRONTIER_FIRSTS = (
+    ("multi-head latent attention", lambda f: f["attention"] == "mla"),
+    ("attention sinks", lambda f: f["attention_sinks"].fillna(False).astype(bool)),
+    ("YaRN", lambda f: f["rope_scaling"] == "yarn"),
+    ("NoPE layers", lambda f: f["nope_layers"].fillna(0) > 0),
+    ("shared experts", lambda f: f["n_shared_experts"].fillna(0) > 0),
+    ("fine-grained experts (narrower than d_model)", lambda f: f["expert_d_ff"] < f["d_model"]),
+    ("multi-token prediction", lambda f: f["mtp_layers"].fillna(0) > 0),
+)
+
+
+def first_adopters_line(frame: pd.DataFrame) -> str:
+    """'First with ...: model (month)' for each frontier choice some row of `frame` makes, from the data."""
+    parts = []
+    for what, made in FRONTIER_FIRSTS:
+        rows = frame[made(frame).fillna(False).astype(bool)]
+        if not rows.empty:
+            first = rows["released"].min()
+            names = ", ".join(sorted(rows.loc[rows["released"] == first, "name"]))
+            parts.append(f"{what}: **{names}** ({first})")
+    return "First adopters among the listed models: " + "; ".join(parts) + "." if parts else ""

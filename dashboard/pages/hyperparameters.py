@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, filters
+from dashboard.choices import first_adopters_line
 from dashboard.data import models_or_stop
 from zoo.labels import label
 
@@ -102,3 +103,33 @@ chart_or_note(charts.over_time(kv, "kv_cache_bytes_per_token", "KV cache per tok
                                color="attention_kind", color_title="Attention",
                                shape=True, details=[("n_kv_heads", "KV heads", ",d"), ("n_layers", "Layers", ",d")]),
               kv, "kv_cache_bytes_per_token")
+
+st.subheader("Mixtures of experts")
+moe = selected[selected["n_experts"].notna()].assign(
+    active_share=lambda f: f["params_active"].astype(float) / f["params_total"].astype(float),
+    granularity=lambda f: f["expert_d_ff"].astype(float) / f["d_model"].astype(float),
+    shared=lambda f: f["n_shared_experts"].fillna(0).map(lambda n: "with shared experts" if n else "routed only"))
+st.markdown(first_adopters_line(selected))
+if moe.empty:
+    st.info("None of the selected models is a mixture of experts.", icon=":material/info:")
+else:
+    first, second, third = st.columns(3)
+    with first:
+        st.markdown("**Routed experts per MoE layer**: from 8 (Mixtral) to hundreds of fine-grained ones.")
+        st.altair_chart(charts.over_time(moe, "n_experts", "Routed experts (log scale)", log=True, value_format=",d",
+                                         ticks=[8, 16, 32, 64, 128, 256], color="shared", color_title="Experts",
+                                         shape=True, details=[("experts_per_token", "Per token", ",d"),
+                                                              ("n_shared_experts", "Shared", ",d")]),
+                        width="stretch")
+    with second:
+        st.markdown("**Expert granularity**: one expert's width over d_model; below 1, experts are fine-grained.")
+        st.altair_chart(charts.over_time(moe, "granularity", "expert_d_ff / d_model (×, log scale)", log=True,
+                                         value_format=".2f", references=[(1.0, "1×")], ticks=[0.25, 0.5, 2, 4],
+                                         details=[("expert_d_ff", "expert_d_ff", ",d"), ("d_model", "d_model", ",d")]),
+                        width="stretch")
+    with third:
+        st.markdown("**Active share**: the parameters a token uses over all the model holds.")
+        st.altair_chart(charts.over_time(moe, "active_share", "Active / total parameters (log scale)", log=True,
+                                         value_format=".1%", ticks=[0.03, 0.1, 0.3], details=[
+                                             ("params_active", "Active", ",d"), ("params_total", "Total", ",d")]),
+                        width="stretch")

@@ -95,3 +95,14 @@ def test_first_adopters_are_the_earliest_release_of_each_label(frame):
 def test_shares_of_no_models_are_empty():
     empty = pd.DataFrame(columns=["year", "name", "released"])
     assert yearly_shares(empty, pd.Series([], dtype="object")).empty
+
+
+def test_frontier_first_adopters_are_the_earliest_rows_making_each_choice(frame):
+    from dashboard.choices import first_adopters_line
+
+    line = first_adopters_line(frame)
+    mla = frame[frame["attention"] == "mla"]
+    first = mla["released"].min()
+    names = ", ".join(sorted(mla.loc[mla["released"] == first, "name"]))
+    assert f"multi-head latent attention: **{names}** ({first})" in line
+    assert first_adopters_line(frame[frame["year"] < 2020]) == ""  # none of these choices before 2020

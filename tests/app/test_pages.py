@@ -103,7 +103,7 @@ def test_hyperparameters_draws_each_published_figure(frame):
     at = open_page("hyperparameters")
     columns = ["ffn_ratio", "aspect_ratio", "head_ratio", "vocab_size", "context_length", "kv_cache_bytes_per_token"]
     has_params = frame[["params_published", "params_total", "params_active"]].notna().any().any()
-    expected = sum(frame[c].notna().any() for c in columns) + int(has_params)
+    expected = sum(frame[c].notna().any() for c in columns) + int(has_params) + 3 * int(frame["n_experts"].notna().any())
     assert len(charts(at)) == expected
     ffn = charts(at)[0]
     assert len(points(ffn)) == frame["ffn_ratio"].notna().sum()
