@@ -23,7 +23,8 @@ def with_spread(runs: pd.DataFrame) -> pd.DataFrame:
         tokens_per_step = row.tokens_per_s * row.step_time_median_s
         low.append(tokens_per_step / q3)
         high.append(tokens_per_step / q1)
-    return runs.assign(tokens_per_s_q1=pd.array(low, dtype="Float64"), tokens_per_s_q3=pd.array(high, dtype="Float64"))
+    return runs.assign(tokens_per_s_q1=pd.Series(low, index=runs.index, dtype=float),
+                       tokens_per_s_q3=pd.Series(high, index=runs.index, dtype=float))
 
 
 def run_names(runs: pd.DataFrame) -> pd.Series:

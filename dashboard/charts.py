@@ -283,8 +283,9 @@ def grouped_bars(data: pd.DataFrame, value: str, value_title: str, group: str, g
         .add_params(legend)
     )
     layers = [bars]
-    if error is not None:
-        layers.append(alt.Chart(data).mark_rule(color="#222", strokeWidth=1.5).encode(
+    spread = None if error is None else data.dropna(subset=list(error))
+    if spread is not None and not spread.empty:  # intervals only where a run stored its step times
+        layers.append(alt.Chart(spread).mark_rule(color="#222", strokeWidth=1.5).encode(
             y=y, yOffset=y_offset, x=f"{error[0]}:Q", x2=f"{error[1]}:Q"))
     steps = data[group].nunique() * data[category].nunique()
     return alt.layer(*layers).properties(height=alt.Step(16) if steps else 60)

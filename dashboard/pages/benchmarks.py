@@ -59,7 +59,7 @@ def bars(frame, value, title, missing, **formats):
     st.altair_chart(chart, width="stretch")
 
 
-first, second, third = st.columns(3)
+first, second, third = st.container(), st.container(), st.container()  # one chart per row: run names need width
 with first:
     st.subheader("Throughput")
     bars(shown, "tokens_per_s", "Tokens per second (bar: median; line: interquartile range)",
@@ -71,9 +71,11 @@ with second:
          value_format=".1%", axis=charts.alt.Axis(title="MFU (share of peak FLOP/s)", format="%"))
 with third:
     st.subheader("Peak memory")
-    memory = shown.assign(peak_gib=shown["peak_memory_bytes"].astype(float) / 2**30)
-    bars(memory, "peak_gib", "Peak memory (GiB)", "No peak memory recorded for these runs.",
-         value_format=".2f", axis=charts.alt.Axis(title="Peak memory (GiB)", format=".2~f"))
+    peak = shown["peak_memory_bytes"].astype(float)
+    unit, size = ("GiB", 2**30) if peak.max() >= 2**30 else ("MiB", 2**20)  # the unit the largest run reads in
+    memory = shown.assign(peak=peak / size)
+    bars(memory, "peak", f"Peak memory ({unit})", "No peak memory recorded for these runs.",
+         value_format=".2f", axis=charts.alt.Axis(title=f"Peak memory ({unit})", format=",.3~g"))
 
 st.subheader("Stored runs")
 st.dataframe(stored_runs_table(shown), hide_index=True, width="stretch", key="runs_table")
