@@ -140,6 +140,30 @@ def _llama_like(norms: dict, mlp: str = "mlp") -> dict:
     }
 
 
+def _routed_experts(shared: str | None = None, selection_bias: bool = False) -> dict:
+    """model.layers.{i}.mlp.gate (router), .experts.gate_up_proj / .down_proj in our stacked layout, and where
+    the type has them the shared experts under `shared` and DeepSeek-V3's e_score_correction_bias."""
+    layer = "model.layers.{i}.mlp"
+    rules = {
+        "layers.{i}.mlp.router.weight": src(f"{layer}.gate.weight"),
+        "layers.{i}.mlp.experts.gate_up_proj": src(f"{layer}.experts.gate_up_proj"),
+        "layers.{i}.mlp.experts.down_proj": src(f"{layer}.experts.down_proj"),
+    }
+    if shared:
+        rules.update(_linears("layers.{i}.mlp.shared_experts", f"{layer}.{shared}", _GATED_MLP))
+    if selection_bias:
+        rules["layers.{i}.mlp.selection_bias"] = src(f"{layer}.gate.e_score_correction_bias")
+    return rules
+
+
+# DeepSeek's multi-head latent attention under model.layers.{i}.self_attn
+_LATENT_ATTENTION = {
+    **_linears("layers.{i}.attention", "model.layers.{i}.self_attn",
+               {"q_a_proj": "q_a_proj", "q_b_proj": "q_b_proj", "kv_a_proj": "kv_a_proj_with_mqa",
+                "kv_b_proj": "kv_b_proj"}),
+    **_norms("layers.{i}.attention", "model.layers.{i}.self_attn", {"q_a_norm": "q_a_layernorm", "kv_a_norm": "kv_a_layernorm"}),
+}
+
 _PRE_NORMS = {"attn_norm": "input_layernorm", "mlp_norm": "post_attention_layernorm"}
 _DOUBLE_NORMS = {"attn_norm": "input_layernorm", "attn_out_norm": "post_attention_layernorm",
                  "mlp_norm": "pre_feedforward_layernorm", "mlp_out_norm": "post_feedforward_layernorm"}
@@ -262,12 +286,7 @@ WEIGHTS = {
     "olmo2": _llama_like(_REORDERED_NORMS),
     "olmo3": _llama_like(_REORDERED_NORMS),
     "exaone4": _llama_like(_REORDERED_NORMS),
-    "qwen3_moe": {
-        **_llama_like(_PRE_NORMS),
-        "layers.{i}.mlp.router.weight": src("model.layers.{i}.mlp.gate.weight"),
-        "layers.{i}.mlp.experts.gate_up_proj": src("model.layers.{i}.mlp.experts.gate_up_proj"),
-        "layers.{i}.mlp.experts.down_proj": src("model.layers.{i}.mlp.experts.down_proj"),
-    },
+    "qwen3_moe": {**_llama_like(_PRE_NORMS), **_routed_experts()},
     "glm4": {
         **_llama_like({"attn_norm": "input_layernorm", "attn_out_norm": "post_self_attn_layernorm",
                        "mlp_norm": "post_attention_layernorm", "mlp_out_norm": "post_mlp_layernorm"}),
@@ -304,46 +323,13 @@ WEIGHTS = {
     },
     "granite": _llama_like(_PRE_NORMS),
     "qwen2_moe": {
-        **_llama_like(_PRE_NORMS),
-        "layers.{i}.mlp.router.weight": src("model.layers.{i}.mlp.gate.weight"),
-        "layers.{i}.mlp.experts.gate_up_proj": src("model.layers.{i}.mlp.experts.gate_up_proj"),
-        "layers.{i}.mlp.experts.down_proj": src("model.layers.{i}.mlp.experts.down_proj"),
-        **_linears("layers.{i}.mlp.shared_experts", "model.layers.{i}.mlp.shared_expert", _GATED_MLP),
+        **_llama_like(_PRE_NORMS), **_routed_experts(shared="shared_expert"),
         "layers.{i}.mlp.shared_expert_gate.weight": src("model.layers.{i}.mlp.shared_expert_gate.weight"),
     },
-    "deepseek_v3": {
-        **_llama_like(_PRE_NORMS),
-        **_linears("layers.{i}.attention", "model.layers.{i}.self_attn",
-                   {"q_a_proj": "q_a_proj", "q_b_proj": "q_b_proj", "kv_a_proj": "kv_a_proj_with_mqa",
-                    "kv_b_proj": "kv_b_proj"}),
-        **_norms("layers.{i}.attention", "model.layers.{i}.self_attn",
-                 {"q_a_norm": "q_a_layernorm", "kv_a_norm": "kv_a_layernorm"}),
-        "layers.{i}.mlp.router.weight": src("model.layers.{i}.mlp.gate.weight"),
-        "layers.{i}.mlp.selection_bias": src("model.layers.{i}.mlp.gate.e_score_correction_bias"),
-        "layers.{i}.mlp.experts.gate_up_proj": src("model.layers.{i}.mlp.experts.gate_up_proj"),
-        "layers.{i}.mlp.experts.down_proj": src("model.layers.{i}.mlp.experts.down_proj"),
-        **_linears("layers.{i}.mlp.shared_experts", "model.layers.{i}.mlp.shared_experts", _GATED_MLP),
-    },
-    "deepseek_v2": {
-        **_llama_like(_PRE_NORMS),
-        **_linears("layers.{i}.attention", "model.layers.{i}.self_attn",
-                   {"q_a_proj": "q_a_proj", "q_b_proj": "q_b_proj", "kv_a_proj": "kv_a_proj_with_mqa",
-                    "kv_b_proj": "kv_b_proj"}),
-        **_norms("layers.{i}.attention", "model.layers.{i}.self_attn",
-                 {"q_a_norm": "q_a_layernorm", "kv_a_norm": "kv_a_layernorm"}),
-        "layers.{i}.mlp.router.weight": src("model.layers.{i}.mlp.gate.weight"),
-        "layers.{i}.mlp.experts.gate_up_proj": src("model.layers.{i}.mlp.experts.gate_up_proj"),
-        "layers.{i}.mlp.experts.down_proj": src("model.layers.{i}.mlp.experts.down_proj"),
-        **_linears("layers.{i}.mlp.shared_experts", "model.layers.{i}.mlp.shared_experts", _GATED_MLP),
-    },
-    "glm4_moe": {
-        **_llama_like(_PRE_NORMS),
-        "layers.{i}.mlp.router.weight": src("model.layers.{i}.mlp.gate.weight"),
-        "layers.{i}.mlp.selection_bias": src("model.layers.{i}.mlp.gate.e_score_correction_bias"),
-        "layers.{i}.mlp.experts.gate_up_proj": src("model.layers.{i}.mlp.experts.gate_up_proj"),
-        "layers.{i}.mlp.experts.down_proj": src("model.layers.{i}.mlp.experts.down_proj"),
-        **_linears("layers.{i}.mlp.shared_experts", "model.layers.{i}.mlp.shared_experts", _GATED_MLP),
-    },
+    "deepseek_v3": {**_llama_like(_PRE_NORMS), **_LATENT_ATTENTION,
+                    **_routed_experts(shared="shared_experts", selection_bias=True)},
+    "deepseek_v2": {**_llama_like(_PRE_NORMS), **_LATENT_ATTENTION, **_routed_experts(shared="shared_experts")},
+    "glm4_moe": {**_llama_like(_PRE_NORMS), **_routed_experts(shared="shared_experts", selection_bias=True)},
     "gpt_oss": {
         **_llama_like(_PRE_NORMS),
         "layers.{i}.attention.sinks": src("model.layers.{i}.self_attn.sinks"),
@@ -371,12 +357,7 @@ WEIGHTS = {
     "gemma3_text": _llama_like(_DOUBLE_NORMS),
     "cohere": _llama_like(_PARALLEL_NORM),
     "cohere2": _llama_like(_PARALLEL_NORM),
-    "mixtral": {
-        **_llama_like(_PRE_NORMS),
-        "layers.{i}.mlp.router.weight": src("model.layers.{i}.mlp.gate.weight"),
-        "layers.{i}.mlp.experts.gate_up_proj": src("model.layers.{i}.mlp.experts.gate_up_proj"),
-        "layers.{i}.mlp.experts.down_proj": src("model.layers.{i}.mlp.experts.down_proj"),
-    },
+    "mixtral": {**_llama_like(_PRE_NORMS), **_routed_experts()},
     "llama4_text": {
         **_llama_like(_PRE_NORMS, mlp="feed_forward"),
         "layers.{i}.mlp.router.weight": src("model.layers.{i}.feed_forward.router.weight"),

@@ -30,6 +30,11 @@ CASES = {
     "cohere2": "command-a", "qwen2": "qwen2.5-7b", "qwen3": "qwen3-8b", "olmo2": "olmo-2-7b",
     "llama4_text": "llama-4-scout", "llama4_text-interleaved-moe": "llama-4-maverick",
 }
+# DeepSeek's attention at toy size: 3 layers, MLA with a low-rank query, a 24-wide query/key head of which 8 rotate
+_TINY_MLA = {"n_layers": 3, "n_kv_heads": 6, "head_dim": 24, "rotary_fraction": 1 / 3, "rope_layout": "interleaved",
+             "mla": {"q_lora_rank": 48, "kv_lora_rank": 32, "qk_nope_head_dim": 16, "qk_rope_head_dim": 8,
+                     "v_head_dim": 12}}
+_TINY_YARN = {"kind": "yarn", "factor": 4.0, "original_context_length": 16, "beta_fast": 32.0, "beta_slow": 1.0}
 _TINY_MOE = {"n_experts": 4, "experts_per_token": 2, "n_shared_experts": 0, "expert_d_ff": 32, "gate_input": "output"}
 # Types no catalogued record uses: model type (and variant) -> (the type, a record, the changes that make its
 # tiny spec one that type expresses, with odd shapes where the type allows them).
@@ -78,11 +83,7 @@ TYPE_CASES = {
     # DeepSeek-V3 at toy size: MLA with a low-rank query, YaRN with its mscale pair, a leading dense layer, then
     # sigmoid routing over 8 experts in 4 groups (2 kept) with a selection bias, a shared expert, scaled weights
     "deepseek_v3": ("deepseek_v3", "llama-3-8b", {
-        "n_layers": 3, "n_kv_heads": 6, "head_dim": 24, "rotary_fraction": 1 / 3, "rope_layout": "interleaved",
-        "mla": {"q_lora_rank": 48, "kv_lora_rank": 32, "qk_nope_head_dim": 16, "qk_rope_head_dim": 8,
-                "v_head_dim": 12},
-        "rope_scaling": {"kind": "yarn", "factor": 4.0, "original_context_length": 16, "mscale": 1.0,
-                         "mscale_all_dim": 1.0, "beta_fast": 32.0, "beta_slow": 1.0},
+        **_TINY_MLA, "rope_scaling": {**_TINY_YARN, "mscale": 1.0, "mscale_all_dim": 1.0},
         "moe": {"n_experts": 8, "experts_per_token": 2, "n_shared_experts": 1, "expert_d_ff": 32,
                 "router": "sigmoid-topk", "n_groups": 4, "top_groups": 2, "routed_scaling": 2.5,
                 "selection_bias": True, "first_dense": 1}}),
@@ -91,15 +92,9 @@ TYPE_CASES = {
         "mla": {"kv_lora_rank": 32, "qk_nope_head_dim": 16, "qk_rope_head_dim": 8, "v_head_dim": 24},
         "moe": {"n_experts": 4, "experts_per_token": 2, "n_shared_experts": 2, "expert_d_ff": 32,
                 "router": "sigmoid-topk", "selection_bias": True}, "d_ff": 32}),
-    # gpt-oss at toy size: sinks, alternating sliding and full layers, biased attention, experts and router, the
-    # clamped SwiGLU (a limit small enough to clamp) and YaRN without truncation
     # DeepSeek-V2 at toy size: softmax scores limited to 2 of 4 groups, not renormalised, scaled by 16
     "deepseek_v2": ("deepseek_v2", "llama-3-8b", {
-        "n_layers": 3, "n_kv_heads": 6, "head_dim": 24, "rotary_fraction": 1 / 3, "rope_layout": "interleaved",
-        "mla": {"q_lora_rank": 48, "kv_lora_rank": 32, "qk_nope_head_dim": 16, "qk_rope_head_dim": 8,
-                "v_head_dim": 12},
-        "rope_scaling": {"kind": "yarn", "factor": 4.0, "original_context_length": 16, "mscale": 0.707,
-                         "mscale_all_dim": 0.707, "beta_fast": 32.0, "beta_slow": 1.0},
+        **_TINY_MLA, "rope_scaling": {**_TINY_YARN, "mscale": 0.707, "mscale_all_dim": 0.707},
         "moe": {"n_experts": 8, "experts_per_token": 3, "n_shared_experts": 2, "expert_d_ff": 32,
                 "router": "softmax-topk", "n_groups": 4, "top_groups": 2, "routed_scaling": 16.0, "first_dense": 1}}),
     # GLM-4.5 at toy size: GQA with q/k/v biases, per-head QK-norm and half the head rotated, two leading dense
@@ -108,6 +103,8 @@ TYPE_CASES = {
         "n_layers": 3, "qkv_bias": True, "rotary_fraction": 0.5, "mtp_layers": 1,
         "moe": {"n_experts": 8, "experts_per_token": 2, "n_shared_experts": 1, "expert_d_ff": 32,
                 "router": "sigmoid-topk", "routed_scaling": 2.5, "selection_bias": True, "first_dense": 2}}),
+    # gpt-oss at toy size: sinks, alternating sliding and full layers, biased attention, experts and router, the
+    # clamped SwiGLU (a limit small enough to clamp) and YaRN without truncation
     "gpt_oss": ("gpt_oss", "mixtral-8x7b", {
         "attention_sinks": True, "activation": "clamped-swiglu", "glu_limit": 0.5, "glu_alpha": 1.702,
         "qkv_bias": True, "linear_bias": True, "layer_pattern": "LG", "local_attention": "sliding",
