@@ -16,8 +16,7 @@ import os
 import torch
 
 from builder.bench.hardware import CudaPeakMemory, peak_tensor_bytes
-from builder.bench.runner import (BenchConfig, BenchResult, Timing, _check_config, _flops_per_token, _with,
-                                  decode_workload, forward_workload, make_optimizer, measure, train_workload)
+from builder.bench.runner import BenchConfig, BenchResult, Timing, _check_config, _flops_per_token, _Run, _with, measure
 from builder.devices import DTYPES, device_name, resolve_device
 from builder.distributed.launch import launch
 from builder.distributed.sharding import (Sharding, available_devices, build_sharded, check_sharding, device_mesh,
@@ -33,16 +32,6 @@ def _rank_device(device_type: str) -> torch.device:
         torch.cuda.set_device(device)
         return device
     return torch.device("cpu")
-
-
-def _workload(model, config: BenchConfig, device):
-    runner = torch.compile(model) if config.compile else model
-    if config.mode == "train":
-        optimizer, name = make_optimizer(model, device)
-        return train_workload(model, runner, config, device, optimizer), optimizer, name
-    if config.mode == "decode":
-        return decode_workload(model, runner, config, device, []), None, None
-    return forward_workload(model, runner, config, device), None, None
 
 
 def _held(model, optimizer) -> list[torch.Tensor]:
@@ -77,7 +66,8 @@ def rank_main(config: BenchConfig, sharding: Sharding) -> dict:
         model = build_sharded(arch, sharding, mesh, device, stored, compute if mixed else None, config.seed,
                               whole_first=config.scale is not None)
         dp_rank = mesh["dp"].get_local_rank()
-        workload, optimizer, optimizer_name = _workload(model, _with(config, seed=config.seed + dp_rank), device)
+        run = _Run(_with(config, seed=config.seed + dp_rank), model, device)  # each data-parallel rank its own batch
+        workload, optimizer, optimizer_name = run.workload, run.optimizer, run.optimizer_name
         if device_type == "cuda":
             with CudaPeakMemory(device) as peak:
                 timing = measure({"step": workload}, device, warmup=config.warmup, iters=config.iters)["step"]

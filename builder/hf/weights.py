@@ -63,7 +63,7 @@ def _grouped_qkv(tensor, part, arch):
 
 def _interleaved_halves(tensor, part, arch):
     """gpt-oss gate_up_proj_bias [experts, 2 * d_ff] with gate and up alternating: gates first, then ups."""
-    return torch_cat((tensor[..., ::2], tensor[..., 1::2]), tensor.dim() - 1)
+    return _cat((tensor[..., ::2], tensor[..., 1::2]), tensor.dim() - 1)
 
 
 def _interleaved_halves_transposed(tensor, part, arch):
@@ -72,7 +72,7 @@ def _interleaved_halves_transposed(tensor, part, arch):
     return _interleaved_halves(tensor, part, arch).transpose(1, 2)
 
 
-def torch_cat(parts, dim):
+def _cat(parts, dim):
     """torch.cat, imported when a layout runs (this module imports no torch)."""
     import torch
 
