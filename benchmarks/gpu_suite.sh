@@ -24,9 +24,11 @@ while [[ $# -gt 0 ]]; do
 done
 
 RECORDS=(llama-2-7b mistral-7b gemma-2-27b mixtral-8x7b gpt-neox-20b t5-11b)
+PARALLEL=1  # timed GPU steps run one at a time
 if [[ $SMOKE == 1 ]]; then
   DEVICE=cpu DTYPE=fp32 SCALE=tiny BATCH=2 SEQ=32 PROMPT=16 NEW=4 WARMUP=0 ITERS=1 SPREAD=0 BUDGET=5 COMPILE=()
   TIMEOUT=${SUITE_TIMEOUT:-120}
+  PARALLEL=2  # the CPU smoke checks that every step runs, not how fast: two at a time, one per core
 else
   DEVICE=cuda DTYPE=bf16 SCALE=1b BATCH=8 SEQ=2048 PROMPT=512 NEW=128 WARMUP=2 ITERS=5 SPREAD=0.05 BUDGET=15 \
     COMPILE=(--compile)
@@ -51,15 +53,22 @@ step() {
   fi
 }
 
+# queue NAME COMMAND...: a step, started once fewer than PARALLEL are running
+queue() {
+  step "$@" &
+  while (( $(jobs -rp | wc -l) >= PARALLEL )); do wait -n || true; done
+}
+
 for record in "${RECORDS[@]}"; do
-  step "train-$record" "$PYTHON" -m zoo bench "$record" --mode train --batch "$BATCH" --seq "$SEQ" \
+  queue "train-$record" "$PYTHON" -m zoo bench "$record" --mode train --batch "$BATCH" --seq "$SEQ" \
     "${COMPILE[@]}" "${COMMON[@]}"
 done
-step "decode-llama-2-7b" "$PYTHON" -m zoo bench llama-2-7b --mode decode --batch 1 --prompt "$PROMPT" \
+queue "decode-llama-2-7b" "$PYTHON" -m zoo bench llama-2-7b --mode decode --batch 1 --prompt "$PROMPT" \
   --new "$NEW" "${COMMON[@]}"
-step "vs-transformers" "$PYTHON" benchmarks/vs_transformers.py --records llama-2-7b --scales "$SCALE" \
+queue "vs-transformers" "$PYTHON" benchmarks/vs_transformers.py --records llama-2-7b --scales "$SCALE" \
   --device "$DEVICE" --dtype "$DTYPE" --mode train --batch "$BATCH" --seq "$SEQ" --warmup "$WARMUP" \
   --iters "$ITERS" "${COMPILE[@]}" --json "$WORK/vs-transformers.result"
+wait
 
 mkdir -p "$(dirname "$OUT")"
 "$PYTHON" - "$WORK" "$OUT" <<'EOF'
