@@ -6,6 +6,7 @@ from enum import Enum
 
 import pandas as pd
 
+from dashboard.choices import NOT_PUBLISHED, choice_labels
 from zoo import ModelRecord
 from zoo.schema import ARCHITECTURE_FIELDS, NESTED_FIELDS, TRAINING_FIELDS
 
@@ -77,8 +78,6 @@ def gap_text(gap: float | None) -> str | None:
 def choices_against_year(frame: pd.DataFrame, key: str, choices) -> pd.DataFrame:
     """For each choice: this model's label, and the share of the same year's models that made it, marked
     'consensus' (at least 75%), 'majority', 'minority' or 'alone'."""
-    from dashboard.choices import NOT_PUBLISHED, choice_labels
-
     year = frame.loc[frame["key"] == key, "year"].iloc[0]
     same_year = frame[frame["year"] == year]
     rows = []

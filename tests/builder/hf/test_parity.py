@@ -15,7 +15,7 @@ import torch
 
 from builder import build
 from builder.hf import WeightLoadError, hf_config_from_spec, hf_model, load_hf_weights
-from zoo.schema import Arch, LocalAttention
+from zoo.schema import Arch
 from zoo.specfile import load_specs, spec_paths
 
 RECORDS = {record.key: record for record in load_specs(spec_paths())}
