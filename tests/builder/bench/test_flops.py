@@ -78,6 +78,31 @@ def test_t5_training_runs_its_causal_biased_attention_as_the_full_square():
     assert counted - flops_per_token(arch, SEQ, "train") * SEQ == pytest.approx(excess, rel=RELATIVE)
 
 
+def _forward_excess(key: str):
+    """(arch, counted minus the convention's FLOPs) of one forward of a batch of 2."""
+    model = _proxy(key).eval()
+    inputs = model_inputs(model.spec, 2, SEQ, torch.device("cpu"), seed=0)
+    with torch.no_grad():
+        counted = _counted(lambda: model(**inputs))
+    return model.spec, counted - flops_per_token(model.spec, SEQ, "forward") * 2 * SEQ
+
+
+def test_latent_attention_on_a_cpu_scores_the_full_square():
+    """MLA's values are narrower than its queries and keys, which sends CPU SDPA to its math path: it scores every
+    (query, key) pair and masks after, so the counter exceeds the convention by exactly the masked pairs."""
+    arch, excess = _forward_excess("deepseek-v3")
+    masked_pairs = sum(SEQ * SEQ - attended_pairs(layer, SEQ) for layer in plan_model(arch).decoder)
+    assert excess == pytest.approx(2 * 2 * arch.n_heads * (arch.head_dim + arch.mla.v_head_dim) * masked_pairs,
+                                   rel=RELATIVE)
+
+
+def test_sdpa_scores_one_zero_key_per_query_for_the_sinks():
+    """SDPA takes gpt-oss's sinks as one more key of zeros per query (a logit, no value): the counter exceeds the
+    convention, which counts only real keys, by one pair per query, head and layer."""
+    arch, excess = _forward_excess("gpt-oss-20b")
+    assert excess == pytest.approx(2 * SEQ * arch.n_layers * 4 * arch.n_heads * arch.head_dim, rel=RELATIVE)
+
+
 @pytest.mark.parametrize("key", ["llama-3-8b", "mistral-7b", "llama-4-scout", "t5-11b"])
 def test_a_decode_step_equals_the_counter(key):
     model = _proxy(key).eval()
