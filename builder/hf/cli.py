@@ -20,7 +20,7 @@ import tomllib
 from builder.hf.tables import NotExpressible
 from zoo.cli import UsageError
 from zoo.errors import printable
-from zoo.schema import KEY_PATTERN
+from zoo.schema import KEY_PATTERN, NESTED_FIELDS
 from zoo.specfile import parse_record, specs_dir
 
 PLACEHOLDER = "PLACEHOLDER"
@@ -110,7 +110,7 @@ def draft_spec(config_path: str | Path, key: str | None = None) -> tuple[str, st
         "[architecture]",
         *_table(architecture),
     ]
-    for nested in ("rope_scaling", "moe", "nope_query_temperature"):
+    for nested in NESTED_FIELDS:
         if architecture.get(nested):
             lines += ["", f"[architecture.{nested}]", *_table(architecture[nested])]
     lines += ["", "[training]", "", "[citations]",

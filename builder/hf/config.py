@@ -77,6 +77,7 @@ def as_hf_config(config):
     if isinstance(config, (str, Path)):
         config = json.loads(config_file(config).read_text(encoding="utf-8"))
     if isinstance(config, dict):
+        config = _as_built_in(config, CONFIG_MAPPING)
         model_type = config.get("model_type")
         if not isinstance(model_type, str) or model_type not in CONFIG_MAPPING:
             raise NotExpressible(f"model_type {model_type!r} is not a transformers model type")
@@ -92,6 +93,17 @@ def as_hf_config(config):
     if config.model_type not in TYPES:
         raise NotExpressible(unsupported_type(config.model_type))
     return config
+
+
+def _as_built_in(config: dict, known_types) -> dict:
+    """A remote-code config (an `auto_map`, a model_type transformers lacks) whose `architectures` names the
+    class of a supported type is that type's config: Kimi K2 publishes `kimi_k2` built by DeepseekV3ForCausalLM."""
+    model_type, classes = config.get("model_type"), config.get("architectures")
+    if not isinstance(model_type, str) or model_type in known_types or "auto_map" not in config \
+            or not isinstance(classes, list):
+        return config
+    built_by = [hf_type.model_type for hf_type in TYPES.values() if hf_type.model_class in classes]
+    return {**config, "model_type": built_by[0]} if len(built_by) == 1 else config
 
 
 def unsupported_type(model_type: str) -> str:

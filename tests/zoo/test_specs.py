@@ -15,20 +15,26 @@ SURVEYED = """transformer-big gpt-1 bert-large gpt2-xl t5-11b t5-v1_1-xxl gpt3-1
 gpt-neox-20b opt-175b opt-350m bloom-176b palm-540b chinchilla-70b llama-7b llama-65b llama-2-7b llama-2-70b
 mistral-7b mixtral-8x7b gemma-7b gemma-2-9b gemma-2-27b grok-1 llama-3-8b llama-3.1-405b qwen2.5-7b
 deepseek-67b olmo-2-7b command-r-plus command-a llama-4-scout llama-4-maverick qwen3-8b gemma-3-27b""".split()
+FRONTIER = """deepseek-v2 deepseek-v3 qwen3-235b-a22b qwen3-30b-a3b kimi-k2 glm-4.5 smollm3-3b gpt-oss-120b
+gpt-oss-20b olmo-3-7b""".split()
 
 
-def test_every_surveyed_model_has_a_spec():
-    assert len(SURVEYED) == 36
-    assert set(SURVEYED) <= {path.stem for path in SPEC_PATHS}
+def test_every_surveyed_and_frontier_model_has_a_spec():
+    assert (len(SURVEYED), len(FRONTIER)) == (36, 10)
+    assert set(SURVEYED + FRONTIER) <= {path.stem for path in SPEC_PATHS}
 
 
-def test_survey_list_matches_the_design_document_when_present():
-    """The document's first table is the landmark survey; its "Frontier records" table is still to come."""
+def _keys(table: str) -> list[str]:
+    return sorted(key for key in re.findall(r"^\| ([a-z0-9][a-z0-9._-]*) \|", table, re.M) if key != "key")
+
+
+def test_survey_lists_match_the_design_document_when_present():
+    """The document's first table is the landmark survey; its "Frontier records" table, the 2024-26 additions."""
     design = Path(__file__).resolve().parents[3] / "shared" / "design" / "models.md"
     if design.exists():
-        landmarks = design.read_text().partition("## Frontier records")[0]
-        listed = re.findall(r"^\| ([a-z0-9][a-z0-9._-]*) \|", landmarks, re.M)
-        assert sorted(k for k in listed if k != "key") == sorted(SURVEYED)
+        landmarks, _, frontier = design.read_text().partition("## Frontier records")
+        assert _keys(landmarks) == sorted(SURVEYED)
+        assert _keys(frontier) == sorted(FRONTIER)
 
 
 @pytest.mark.parametrize("path", SPEC_PATHS, ids=lambda p: p.stem)

@@ -92,6 +92,16 @@ def test_multimodal_wrappers_read_their_language_model():
     assert spec_from_hf(wrapper) == RECORDS["gemma-3-27b"].architecture
 
 
+def test_remote_code_configs_read_as_the_type_whose_class_they_name():
+    remote = {**hf_config_from_spec("deepseek-v3").to_dict(), "model_type": "kimi_k2",
+              "architectures": ["DeepseekV3ForCausalLM"], "auto_map": {"AutoConfig": "configuration_deepseek.DeepseekV3Config"}}
+    assert read_hf_config(remote)[:2] == ("deepseek_v3", RECORDS["deepseek-v3"].architecture)
+    for not_built_in in ({**remote, "architectures": ["KimiLinearForCausalLM"]},
+                         {name: value for name, value in remote.items() if name != "auto_map"}):
+        with pytest.raises(NotExpressible, match="'kimi_k2' is not a transformers model type"):
+            spec_from_hf(not_built_in)
+
+
 def test_placeholders_are_reported_for_values_a_config_does_not_hold():
     model_type, spec, notes = read_hf_config({"model_type": "bloom", "n_layer": 2, "hidden_size": 64, "n_head": 4,
                                               "vocab_size": 100})

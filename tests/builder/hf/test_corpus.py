@@ -14,6 +14,7 @@ from builder.hf import NotExpressible, hf_model, spec_from_hf
 from builder.hf.config import as_hf_config
 from builder.hf.tables import NEAREST, TYPES
 from zoo.cli import main
+from zoo.specfile import load_spec
 
 CORPUS = Path(__file__).parent / "corpus"
 FILES = sorted(CORPUS.glob("*/*.json"))
@@ -39,11 +40,12 @@ def test_a_published_config_imports_with_transformers_parameter_count(path):
 
 
 @pytest.mark.parametrize("path", SUPPORTED, ids=_id)
-def test_import_hf_writes_a_draft_that_validates(path, tmp_path, capsys):
+def test_import_hf_writes_a_draft_that_validates_and_keeps_the_architecture(path, tmp_path, capsys):
     assert main(["import-hf", str(path), "--specs", str(tmp_path), "--key", "draft"]) == 0
     capsys.readouterr()
     assert main(["validate", str(tmp_path / "draft.toml")]) == 0
     assert capsys.readouterr().out.strip() == "1 spec(s) valid"
+    assert load_spec(tmp_path / "draft.toml").architecture == spec_from_hf(path)
 
 
 def test_every_corpus_file_is_of_a_supported_type():
