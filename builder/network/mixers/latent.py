@@ -4,7 +4,9 @@ Queries come from a full-rank projection or a low-rank one (down to q_lora_rank,
 values come from one latent per token: `kv_a_proj` gives the latent (kv_lora_rank, then normalised) and a
 RoPE key of qk_rope_head_dim that every head shares; `kv_b_proj` up-projects the latent to each head's
 position-free key part (qk_nope_head_dim) and value (v_head_dim). The KV cache holds the latent and the
-rotated shared key, not per-head keys and values; each step up-projects what is cached.
+rotated shared key, not per-head keys and values. A decode step attends in latent space instead of
+up-projecting every cached latent: kv_b_proj's key rows fold into each head's query and its value rows apply
+after the softmax (the weight absorption of DeepSeek-V2 section 2.1.2), so the step reads the cache once.
 
 Weight names: `q_proj`, or `q_a_proj`, `q_a_norm`, `q_b_proj`; `kv_a_proj`, `kv_a_norm`, `kv_b_proj`, `o_proj`.
 """
@@ -53,13 +55,26 @@ class LatentAttention(SoftmaxMixer):
         latent, k_rot = self.kv_a_norm(latent)[:, None], k_rot[:, None]  # [B, 1, T, latent], [B, 1, T, rope]
         cos, sin = inputs.rope[plan.rope.key]
         q_rot, k_rot = apply_rotary(q_rot, cos, sin, plan.rope.layout), apply_rotary(k_rot, cos, sin, plan.rope.layout)
-        k_pos, key_valid, source = inputs.positions, inputs.key_valid, "stack"
+        k_pos, key_valid, source, decoding = inputs.positions, inputs.key_valid, "stack", False
         if cache is not None:
             if cache.length:  # later steps attend over this layer's cached latents
-                source = ("cache", cache.index)
+                source, decoding = ("cache", cache.index), True
             latent, k_rot, k_pos, key_valid = cache.update(latent, k_rot, k_pos, key_valid)
-        keys_values = self.kv_b_proj(latent[:, 0]).unflatten(-1, (-1, self.nope + self.v_dim)).transpose(1, 2)
-        k_pass, v = keys_values.split([self.nope, self.v_dim], dim=-1)  # [B, heads, Tk, nope], [B, heads, Tk, v]
-        k = torch.cat((k_pass, k_rot.expand(-1, k_pass.shape[1], -1, -1)), dim=-1)
-        out = self.attend(torch.cat((q_pass, q_rot), dim=-1), k, v, inputs, k_pos, key_valid, source)
+        if decoding:
+            out = self._attend_in_latent_space(q_pass, q_rot, latent, k_rot, inputs, k_pos, key_valid, source)
+        else:
+            keys_values = self.kv_b_proj(latent[:, 0]).unflatten(-1, (-1, self.nope + self.v_dim)).transpose(1, 2)
+            k_pass, v = keys_values.split([self.nope, self.v_dim], dim=-1)  # [B, heads, Tk, nope], [B, heads, Tk, v]
+            k = torch.cat((k_pass, k_rot.expand(-1, k_pass.shape[1], -1, -1)), dim=-1)
+            out = self.attend(torch.cat((q_pass, q_rot), dim=-1), k, v, inputs, k_pos, key_valid, source)
         return self.o_proj(out.transpose(1, 2).reshape(x.shape[0], x.shape[1], -1))
+
+    def _attend_in_latent_space(self, q_pass, q_rot, latent, k_rot, inputs, k_pos, key_valid, source) -> torch.Tensor:
+        """The same attention with kv_b_proj absorbed: q_pass . (W_k c) = (q_pass W_k) . c, so every head attends
+        over the shared [latent; RoPE key] (one key head), and W_v maps the averaged latent to the value width."""
+        weight = self.kv_b_proj.weight.unflatten(0, (-1, self.nope + self.v_dim))  # [heads, nope + v, latent]
+        w_k, w_v = weight.split([self.nope, self.v_dim], dim=1)  # [heads, nope, latent], [heads, v, latent]
+        q = torch.cat((q_pass @ w_k, q_rot), dim=-1)  # [B, heads, Tq, latent + rope]
+        k = torch.cat((latent, k_rot), dim=-1)  # [B, 1, Tk, latent + rope]
+        out = self.attend(q, k, latent, inputs, k_pos, key_valid, source)  # [B, heads, Tq, latent]
+        return out @ w_v.transpose(1, 2)  # [B, heads, Tq, v]

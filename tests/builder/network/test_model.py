@@ -26,6 +26,13 @@ CACHE_CASES = {
     "parallel_moe": dict(parallel_block=True, parallel_shared_norm=False, rotary_fraction=0.5,
                          moe={"n_experts": 4, "experts_per_token": 2, "expert_d_ff": 16, "router": "topk-softmax",
                               "n_shared_experts": 1}),
+    "latent_attention_yarn": dict(
+        n_layers=3, n_kv_heads=4, head_dim=12, rotary_fraction=1 / 3, rope_layout="interleaved",
+        mla={"q_lora_rank": 12, "kv_lora_rank": 10, "qk_nope_head_dim": 8, "qk_rope_head_dim": 4, "v_head_dim": 6},
+        rope_scaling={"kind": "yarn", "factor": 4.0, "original_context_length": 16, "mscale": 1.0,
+                      "mscale_all_dim": 1.0},
+        moe={"n_experts": 4, "experts_per_token": 2, "expert_d_ff": 16, "router": "sigmoid-topk",
+             "n_shared_experts": 1, "first_dense": 1, "selection_bias": True, "routed_scaling": 2.5}),
     "t5_encoder_decoder": dict(arch="encoder-decoder", n_encoder_layers=2, position="relative-bias",
                                relative_buckets=8, relative_max_distance=16, rope_theta=None, rotary_fraction=None,
                                rope_layout=None, query_scale="none", tied_embeddings=True,
@@ -63,6 +70,22 @@ def test_cached_decoding_matches_full_recompute(name):
             assert layer_cache.k.shape[2] < block.plan.window  # local layers keep only what later queries see
 
 
+def test_latent_attention_decode_steps_in_latent_space_equal_the_full_forward():
+    """MLA's decode steps fold kv_b_proj into the queries and outputs instead of up-projecting the cached latents;
+    with weights large enough for peaked attention (random init leaves it near uniform), every step's logits
+    equal those of one full forward."""
+    model = _model(CACHE_CASES["latent_attention_yarn"])
+    ids = inputs_for(model, length=16)["input_ids"]
+    with torch.no_grad():
+        for name, weight in model.named_parameters():
+            if "proj" in name and "experts" not in name:
+                weight.mul_(6)
+        full = model(ids)
+        cache = model.new_cache(16)
+        pieces = [model(ids[:, :6], cache=cache)] + [model(ids[:, i:i + 1], cache=cache) for i in range(6, 16)]
+    torch.testing.assert_close(torch.cat(pieces, dim=1), full, atol=1e-4, rtol=1e-4)
+
+
 def test_decode_steps_write_the_cache_in_place_with_fixed_shapes():
     """After the prompt, every one-token step reuses the same cache tensors (no regrowing, no copies of the
     past): global layers hold the requested capacity, local layers a ring of window - 1 columns; a step past
@@ -82,7 +105,7 @@ def test_decode_steps_write_the_cache_in_place_with_fixed_shapes():
             model(ids[:, :1], cache=cache)
 
 
-LEFT_PADDED_CASES = ["sliding_and_global", "learned_post_norm", "chunked_nope_temperature"]
+LEFT_PADDED_CASES = ["sliding_and_global", "learned_post_norm", "chunked_nope_temperature", "latent_attention_yarn"]
 
 
 @pytest.mark.parametrize("name", LEFT_PADDED_CASES)
@@ -292,7 +315,7 @@ def test_training_step_is_one_graph_and_equals_eager(key):
         torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
 
 
-@pytest.mark.parametrize("key", ["gemma-2-27b", "mixtral-8x7b"])  # ring-buffered local layers; MoE dispatch
+@pytest.mark.parametrize("key", ["gemma-2-27b", "mixtral-8x7b", "deepseek-v3"])  # ring-buffered local layers; MoE dispatch; MLA in latent space
 def test_a_cached_decode_step_compiles_once(key):
     """Prefill is one graph and every decode step after it reuses one more: the preallocated cache keeps the
     step's shapes fixed, so a long generation never recompiles, nor does the next generation with a new cache
