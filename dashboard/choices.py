@@ -281,9 +281,10 @@ def consensus_summary(frame: pd.DataFrame, since: int, choices: tuple[Choice, ..
             parts.append(f"{share:.0%} {phrase}")
         before = choice_labels(earlier, choice)
         before = before[before != NOT_PUBLISHED]
-        for label, n in before.value_counts().items():
-            if n / len(before) >= 0.5 and label not in counts.index and not choice.phrase(label).startswith("no "):
-                parts.append(f"no {choice.phrase(label)}")
+        for earlier_label, n in before.value_counts().items():
+            if n / len(before) >= 0.5 and earlier_label not in counts.index \
+                    and not choice.phrase(earlier_label).startswith("no "):
+                parts.append(f"no {choice.phrase(earlier_label)}")
     return f"Since {since} ({len(recent)} models): " + ", ".join(parts) + "."
 
 
@@ -292,10 +293,10 @@ def first_adopters(frame: pd.DataFrame, labels: pd.Series) -> pd.DataFrame:
     data = frame[["name", "released"]].assign(label=labels.to_numpy())
     data = data[data["label"] != NOT_PUBLISHED]
     rows = []
-    for label, group in data.groupby("label", sort=False):
+    for value, group in data.groupby("label", sort=False):
         first = group["released"].min()
         names = group.loc[group["released"] == first, "name"].sort_values()
-        rows.append({"label": label, "first": first, "models": ", ".join(names), "count": len(group)})
+        rows.append({"label": value, "first": first, "models": ", ".join(names), "count": len(group)})
     return pd.DataFrame(rows, columns=["label", "first", "models", "count"]).sort_values("first", ignore_index=True)
 
 
