@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from pydantic_core import PydanticUndefined
 
 from builder.hf.extra import require
-from builder.hf.tables import NEAREST, TYPE_ORDER, TYPES, Fixed, HFType, NotExpressible
+from builder.hf.tables import NEAREST, RENAMED, TYPE_ORDER, TYPES, Fixed, HFType, NotExpressible
 from zoo.errors import ZooError, did_you_mean
 from zoo.schema import ARCHITECTURE_FIELDS, Architecture, ModelRecord
 from zoo.variants import Variant, resolve_variant
@@ -80,7 +80,7 @@ def as_hf_config(config):
         config = _as_built_in(config, CONFIG_MAPPING)
         model_type = config.get("model_type")
         if not isinstance(model_type, str) or model_type not in CONFIG_MAPPING:
-            raise NotExpressible(f"model_type {model_type!r} is not a transformers model type")
+            raise NotExpressible(_not_built_in(model_type, config))
         try:
             with _quiet_transformers():
                 config = CONFIG_MAPPING[model_type].from_dict(config)
@@ -104,6 +104,17 @@ def _as_built_in(config: dict, known_types) -> dict:
         return config
     built_by = [hf_type.model_type for hf_type in TYPES.values() if hf_type.model_class in classes]
     return {**config, "model_type": built_by[0]} if len(built_by) == 1 else config
+
+
+def _not_built_in(model_type, config: dict) -> str:
+    """One line for a model_type transformers lacks: what the config says it is, and what would import."""
+    line = f"model_type {model_type!r} is not a transformers model type"
+    if isinstance(model_type, str) and model_type in RENAMED:
+        return f"{line}: it is {RENAMED[model_type]}"
+    if "auto_map" in config:
+        classes = ", ".join(map(str, config.get("architectures") or ())) or "its auto_map classes"
+        return f"{line}: the config is remote code ({classes}) with no built-in class that a supported type uses"
+    return line
 
 
 def unsupported_type(model_type: str) -> str:

@@ -1091,6 +1091,14 @@ NEAREST = {
     "kimi_linear": ("deepseek_v3", "Kimi Delta Attention linear-attention layers between its MLA layers"),
 }
 
+# model types of remote code that transformers later took in under another name, and what to import instead
+RENAMED = {
+    "RefinedWeb": "Falcon's remote-code config from before transformers' falcon type; the checkpoint's current "
+                  "config.json (model_type 'falcon') imports",
+    "RefinedWebModel": "Falcon's remote-code config from before transformers' falcon type; the checkpoint's current "
+                       "config.json (model_type 'falcon') imports",
+}
+
 # The order in which a spec is matched to a type: the plainest reference that expresses it wins.
 TYPE_ORDER = ("llama", "mistral", "mixtral", "qwen2", "qwen3", "olmo2", "gemma", "gemma2", "gemma3_text", "cohere",
               "cohere2", "llama4_text", "gpt2", "openai-gpt", "gptj", "gpt_neox", "opt", "bloom", "bert", "t5",

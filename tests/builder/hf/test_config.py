@@ -96,10 +96,19 @@ def test_remote_code_configs_read_as_the_type_whose_class_they_name():
     remote = {**hf_config_from_spec("deepseek-v3").to_dict(), "model_type": "kimi_k2",
               "architectures": ["DeepseekV3ForCausalLM"], "auto_map": {"AutoConfig": "configuration_deepseek.DeepseekV3Config"}}
     assert read_hf_config(remote)[:2] == ("deepseek_v3", RECORDS["deepseek-v3"].architecture)
-    for not_built_in in ({**remote, "architectures": ["KimiLinearForCausalLM"]},
-                         {name: value for name, value in remote.items() if name != "auto_map"}):
-        with pytest.raises(NotExpressible, match="'kimi_k2' is not a transformers model type"):
-            spec_from_hf(not_built_in)
+    with pytest.raises(NotExpressible, match="^model_type 'kimi_k2' is not a transformers model type: the config is "
+                                             r"remote code \(KimiLinearForCausalLM\) with no built-in class"):
+        spec_from_hf({**remote, "architectures": ["KimiLinearForCausalLM"]})
+    with pytest.raises(NotExpressible, match="^model_type 'kimi_k2' is not a transformers model type$"):
+        spec_from_hf({name: value for name, value in remote.items() if name != "auto_map"})
+
+
+def test_falcons_pre_transformers_configs_say_which_config_imports():
+    legacy = {"model_type": "RefinedWeb", "architectures": ["RWForCausalLM"], "n_head": 128, "n_head_kv": 8,
+              "auto_map": {"AutoConfig": "configuration_RW.RWConfig"}}
+    with pytest.raises(NotExpressible, match="'RefinedWeb' is not a transformers model type: it is Falcon's "
+                                             r"remote-code config .* \(model_type 'falcon'\) imports$"):
+        spec_from_hf(legacy)
 
 
 def test_placeholders_are_reported_for_values_a_config_does_not_hold():
