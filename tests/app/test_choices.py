@@ -73,6 +73,13 @@ def test_the_consensus_line_is_computed_from_the_rows_it_summarises(frame):
     assert "post-norm" not in line or "no post-norm" in line
 
 
+def test_no_two_choices_read_alike_in_the_consensus_line():
+    owner = {}
+    for choice in CHOICES:
+        for label in choice.order:
+            assert owner.setdefault(choice.phrase(label), choice.name) == choice.name, choice.phrase(label)
+
+
 def test_a_label_that_most_earlier_models_chose_and_none_since_reads_no():
     frame = pd.DataFrame({
         "year": [2018, 2019, 2020, 2023, 2024, 2024, 2024],
