@@ -110,7 +110,7 @@ def _rmsnorm(arch: Architecture, dim: int) -> nn.Module:
 NORMS = {Norm.layernorm: _layernorm, Norm.rmsnorm: _rmsnorm}
 
 
-def make_norm(arch: Architecture, dim: int) -> nn.Module:
-    """The spec's norm over the last `dim` features."""
-    return NORMS[arch.norm](arch, dim)
+def make_norm(arch: Architecture, dim: int, eps: float | None = None) -> nn.Module:
+    """The spec's norm over the last `dim` features (with another epsilon where a component fixes its own)."""
+    return NORMS[arch.norm](arch if eps is None else arch.model_copy(update={"norm_eps": eps}), dim)
 

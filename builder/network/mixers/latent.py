@@ -25,6 +25,11 @@ from zoo.plan import AttentionPlan
 from zoo.schema import Architecture
 
 
+# DeepSeek's reference code and transformers build both latent norms with RMSNorm's default epsilon, whatever
+# epsilon the block norms use (inference/model.py: RMSNorm(q_lora_rank), RMSNorm(kv_lora_rank))
+LATENT_NORM_EPS = 1e-6
+
+
 class LatentAttention(SoftmaxMixer):
     """Self-attention through a compressed key-value latent and a shared RoPE key."""
 
@@ -37,10 +42,10 @@ class LatentAttention(SoftmaxMixer):
             self.q_proj = Linear(arch.d_model, q_width, bias=False)
         else:
             self.q_a_proj = Linear(arch.d_model, m.q_lora_rank, bias=False)
-            self.q_a_norm = make_norm(arch, m.q_lora_rank)
+            self.q_a_norm = make_norm(arch, m.q_lora_rank, LATENT_NORM_EPS)
             self.q_b_proj = Linear(m.q_lora_rank, q_width, bias=False)
         self.kv_a_proj = Linear(arch.d_model, m.kv_lora_rank + m.qk_rope_head_dim, bias=False)
-        self.kv_a_norm = make_norm(arch, m.kv_lora_rank)
+        self.kv_a_norm = make_norm(arch, m.kv_lora_rank, LATENT_NORM_EPS)
         self.kv_b_proj = Linear(m.kv_lora_rank, arch.n_heads * (m.qk_nope_head_dim + m.v_head_dim), bias=False)
         self.o_proj = Linear(arch.n_heads * m.v_head_dim, arch.d_model, bias=False, role=Role.residual)
 
