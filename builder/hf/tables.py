@@ -431,6 +431,14 @@ class LayerTypes:
         return written
 
 
+def _query_scalar(values) -> float:
+    """The s of q.k / sqrt(s) that the spec's query_scale names (or is)."""
+    scale = values["query_scale"]
+    if not isinstance(scale, str):
+        return scale
+    return {"head_dim": values["head_dim"], "d_model_over_heads": values["d_model"] / values["n_heads"], "none": 1}[scale]
+
+
 @dataclass(frozen=True)
 class QueryPreAttnScalar:
     """Gemma 2/3 scale queries by query_pre_attn_scalar**-0.5: head_dim, d_model / n_heads, or any number."""
@@ -450,11 +458,10 @@ class QueryPreAttnScalar:
         return {"query_scale": float(scalar)}
 
     def write(self, values):
-        scale = values["query_scale"]
-        if not isinstance(scale, str):  # transformers types the scalar as an int where it is one
-            return {self.key: int(scale) if float(scale).is_integer() else scale}
-        scalar = {"head_dim": values["head_dim"], "d_model_over_heads": values["d_model"] // values["n_heads"]}.get(scale)
-        return {} if scalar is None else {self.key: scalar}
+        if values["query_scale"] == "none":
+            return {}  # no scalar says "unscaled"; the read-back names what differs
+        scalar = _query_scalar(values)  # transformers types the scalar as an int where it is one
+        return {self.key: int(scalar) if float(scalar).is_integer() else scalar}
 
 
 @dataclass(frozen=True)
@@ -625,9 +632,7 @@ class AttentionMultiplier:
         return {"query_scale": _get(config, self.key) ** -2}
 
     def write(self, values):
-        scale = values["query_scale"]
-        named = {"head_dim": values["head_dim"], "d_model_over_heads": values["d_model"] / values["n_heads"], "none": 1}
-        return {self.key: (named[scale] if isinstance(scale, str) else scale) ** -0.5}
+        return {self.key: _query_scalar(values) ** -0.5}
 
 
 @dataclass(frozen=True)
@@ -1092,12 +1097,9 @@ NEAREST = {
 }
 
 # model types of remote code that transformers later took in under another name, and what to import instead
-RENAMED = {
-    "RefinedWeb": "Falcon's remote-code config from before transformers' falcon type; the checkpoint's current "
-                  "config.json (model_type 'falcon') imports",
-    "RefinedWebModel": "Falcon's remote-code config from before transformers' falcon type; the checkpoint's current "
-                       "config.json (model_type 'falcon') imports",
-}
+_FALCON_BEFORE_TRANSFORMERS = ("Falcon's remote-code config from before transformers' falcon type; the checkpoint's "
+                              "current config.json (model_type 'falcon') imports")
+RENAMED = {"RefinedWeb": _FALCON_BEFORE_TRANSFORMERS, "RefinedWebModel": _FALCON_BEFORE_TRANSFORMERS}
 
 # The order in which a spec is matched to a type: the plainest reference that expresses it wins.
 TYPE_ORDER = ("llama", "mistral", "mixtral", "qwen2", "qwen3", "olmo2", "gemma", "gemma2", "gemma3_text", "cohere",
