@@ -72,6 +72,19 @@ def _grouped_weight_grad(grad, x, ends, *, out_val=None):
     return 2 * grad.shape[0] * grad.shape[1] * x.shape[1]
 
 
+def _grouped_mm(a, b, offs=None, bias=None, out_dtype=None, *, out_val=None):
+    """torch's grouped matmul, each row or column meeting one group's matrix: a [M, K] with rows split over
+    b [E, K, N] (forward and input gradient), a [N, M] @ b [M, K] with M split (weight gradient), or the
+    batched and column-split forms."""
+    if a.dim() == 2 and b.dim() == 3:
+        return 2 * a.shape[0] * a.shape[1] * b.shape[2]
+    if a.dim() == 2 and b.dim() == 2:
+        return 2 * a.shape[0] * a.shape[1] * b.shape[1]
+    if a.dim() == 3 and b.dim() == 2:
+        return 2 * a.shape[1] * a.shape[2] * b.shape[1]
+    return 2 * a.shape[0] * a.shape[1] * a.shape[2] * b.shape[2]
+
+
 def _raw(formula):
     formula._get_raw = True  # FlopCounterMode passes the tensors themselves, so masks can be read
     return formula
@@ -88,6 +101,7 @@ def attention_flop_counter():
         aten._scaled_dot_product_flash_attention_backward: _flash_backward,
         aten._scaled_dot_product_efficient_attention: _efficient_forward,
         aten._scaled_dot_product_efficient_attention_backward: _efficient_backward,
+        aten._grouped_mm: _grouped_mm,
         torch.ops.archzoo.grouped_linear: _grouped_linear,
         torch.ops.archzoo.grouped_weight_grad: _grouped_weight_grad,
     }

@@ -58,7 +58,7 @@ def _expert(moe, x, e):
 @pytest.mark.parametrize("router, gate_input, activation", [
     ("topk-softmax", "output", "swiglu"), ("softmax-topk", "output", "gelu"), ("topk-sigmoid", "input", "swiglu")])
 def test_moe_equals_a_per_token_loop(router, gate_input, activation, grouped, monkeypatch):
-    monkeypatch.setattr(grouped_module, "_has_grouped_mm", lambda x: grouped)
+    monkeypatch.setattr(grouped_module, "_has_grouped_mm", lambda x, d_out: grouped)
     moe_spec = {"n_experts": 4, "experts_per_token": 2, "n_shared_experts": 1, "expert_d_ff": 16,
                 "router": router, "gate_input": gate_input}
     torch.manual_seed(0)
