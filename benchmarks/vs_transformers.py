@@ -8,7 +8,7 @@ For each record and scale the proxy is built twice from one Architecture: by arc
 builder.hf.hf_config_from_spec, by transformers (its default attention implementation). Both get the same
 token ids and are timed round by round in alternation (builder.bench.measure), because timings drift by
 ~15% between processes; the printed figure is the ratio of tokens/s, ours over theirs (>= 1: ours is at
-least as fast).
+least as fast), with both sides' interquartile range and "within noise" where the two ranges overlap.
 """
 
 from __future__ import annotations
@@ -81,6 +81,7 @@ def compare(key: str, preset: str, args, device) -> dict:
         "ours_tokens_per_s": tokens / timings["ours"].median,
         "transformers_tokens_per_s": tokens / timings["transformers"].median,
         "ratio": timings["transformers"].median / timings["ours"].median,
+        "within_noise": timings["ours"].within_noise_of(timings["transformers"]),
     }
 
 
@@ -104,14 +105,16 @@ def main(argv=None) -> int:
     device = resolve_device(args.device)
 
     results = []
-    print(f"{'record':<12} {'scale':<6} {'params':>12} {'hf attention':<13} {'ours ms':>9} {'hf ms':>9} {'ours/hf tokens/s':>17}")
+    print(f"{'record':<12} {'scale':<6} {'params':>12} {'hf attention':<13} {'ours ms':>9} {'iqr':>7} {'hf ms':>9} "
+          f"{'iqr':>7} {'ours/hf tokens/s':>17}")
     for key in args.records:
         for preset in args.scales:
             result = compare(key, preset, args, device)
             results.append(result)
             print(f"{key:<12} {preset:<6} {result['params']:>12,} {result['hf_attention']:<13} "
-                  f"{result['ours_step_s'] * 1e3:>9.2f} {result['transformers_step_s'] * 1e3:>9.2f} "
-                  f"{result['ratio']:>17.3f}", flush=True)
+                  f"{result['ours_step_s'] * 1e3:>9.2f} {result['ours_iqr_s'] * 1e3:>7.2f} "
+                  f"{result['transformers_step_s'] * 1e3:>9.2f} {result['transformers_iqr_s'] * 1e3:>7.2f} "
+                  f"{result['ratio']:>17.3f}{'  within noise' if result['within_noise'] else ''}", flush=True)
     if args.json:
         with open(args.json, "w") as handle:
             json.dump({"device": str(device), "dtype": args.dtype, "mode": args.mode, "torch": torch.__version__,

@@ -94,11 +94,22 @@ class Timing:
         return statistics.median(self.times)
 
     @property
-    def iqr(self) -> float:
+    def quartiles(self) -> tuple[float, float]:
+        """The first and third quartile of the step times."""
         if len(self.times) < 2:
-            return 0.0
+            return self.times[0], self.times[0]
         low, _, high = statistics.quantiles(self.times, n=4, method="inclusive")
+        return low, high
+
+    @property
+    def iqr(self) -> float:
+        low, high = self.quartiles
         return high - low
+
+    def within_noise_of(self, other: "Timing") -> bool:
+        """The two interquartile ranges overlap: their medians' ratio is not a measured difference."""
+        (low, high), (other_low, other_high) = self.quartiles, other.quartiles
+        return low <= other_high and other_low <= high
 
 
 @dataclass
