@@ -47,7 +47,10 @@ def _theirs(model, prompt: torch.Tensor, new: int) -> tuple[Workload, dict]:
 
     compile_config = CompileConfig(fullgraph=False, mode="default")
     compile_config._compile_all_devices = True  # transformers' documented switch to compile on a CPU too
-    config = GenerationConfig(max_new_tokens=new, min_new_tokens=new, do_sample=False, cache_implementation="static",
+    # A random proxy has no end of text: with the config's eos id, generate would stop at it, or (min_new_tokens)
+    # suppress it and pick another token where ours picks it.
+    model.generation_config.eos_token_id = None
+    config = GenerationConfig(max_new_tokens=new, do_sample=False, cache_implementation="static",
                               compile_config=compile_config, pad_token_id=0)
     result = {}
 
@@ -62,6 +65,7 @@ def _theirs(model, prompt: torch.Tensor, new: int) -> tuple[Workload, dict]:
 def compare(key: str, preset: str, args, device) -> dict:
     arch = scale(key, preset).architecture
     ours = build(arch, device=device, dtype=DTYPES[args.dtype], seed=0).eval()
+    torch.manual_seed(0)  # transformers initialises from the global generator: the same weights every run
     theirs = hf_model(hf_config_from_spec(arch), device=device).to(DTYPES[args.dtype]).eval()
     load_hf_weights(ours, theirs.state_dict(), theirs.config.model_type)  # one set of weights: the same tokens
     generator = torch.Generator(device=device).manual_seed(0)
