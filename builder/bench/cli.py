@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 
 from rich.progress import Progress, TextColumn
 
+from builder.bench.timing import Timing
 from zoo.catalog import Catalog
 from zoo.cli import UsageError
 from zoo.display import console, format_number, print_table
@@ -103,21 +103,18 @@ def _spec_name(row: dict) -> str:
     return (row.get("details") or {}).get("variant", row["key"])
 
 
-def _quartiles(row: dict) -> tuple[float, float]:
-    times = (row.get("details") or {}).get("step_times_s") or [row["step_time_median_s"]]
-    if len(times) < 2:
-        return times[0], times[0]
-    low, _, high = statistics.quantiles(times, n=4, method="inclusive")
-    return low, high
+def _timing(row: dict) -> Timing:
+    return Timing((row.get("details") or {}).get("step_times_s") or [row["step_time_median_s"]])
 
 
 def compare_line(row: dict, base: dict) -> str:
     """'A: 1.234x the tokens/s of B', or 'within noise' when their step times' interquartile ranges overlap."""
     name, base_name = _spec_name(row), _spec_name(base)
-    (low, high), (base_low, base_high) = _quartiles(row), _quartiles(base)
+    timing, base_timing = _timing(row), _timing(base)
+    (low, high), (base_low, base_high) = timing.quartiles, base_timing.quartiles
     ranges = (f"step {row['step_time_median_s'] * 1e3:.2f} ms (IQR {low * 1e3:.2f}-{high * 1e3:.2f}) vs "
               f"{base['step_time_median_s'] * 1e3:.2f} ms (IQR {base_low * 1e3:.2f}-{base_high * 1e3:.2f})")
-    if low <= base_high and base_low <= high:
+    if timing.within_noise_of(base_timing):
         return f"{name} vs {base_name}: within noise, {ranges}"
     ratio = row["tokens_per_s"] / base["tokens_per_s"]
     return f"{name}: {ratio:.3f}x the tokens/s of {base_name}, {ranges}"

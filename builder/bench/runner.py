@@ -25,6 +25,7 @@ import torch
 
 from builder.bench.flop_counter import attention_flop_counter
 from builder.bench.hardware import CudaPeakMemory, mfu, peak_tensor_bytes
+from builder.bench.timing import Timing
 from builder.construct import build
 from builder.devices import DTYPES, device_name, resolve_device
 from zoo.accounting import kv_cache_bytes_per_token, param_counts
@@ -81,35 +82,6 @@ class Stopwatch:
         begin = time.perf_counter()
         run()
         return time.perf_counter() - begin
-
-
-@dataclass
-class Timing:
-    """Per-iteration step times in seconds."""
-
-    times: list[float]
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.times)
-
-    @property
-    def quartiles(self) -> tuple[float, float]:
-        """The first and third quartile of the step times."""
-        if len(self.times) < 2:
-            return self.times[0], self.times[0]
-        low, _, high = statistics.quantiles(self.times, n=4, method="inclusive")
-        return low, high
-
-    @property
-    def iqr(self) -> float:
-        low, high = self.quartiles
-        return high - low
-
-    def within_noise_of(self, other: "Timing") -> bool:
-        """The two interquartile ranges overlap: their medians' ratio is not a measured difference."""
-        (low, high), (other_low, other_high) = self.quartiles, other.quartiles
-        return low <= other_high and other_low <= high
 
 
 @dataclass

@@ -16,7 +16,8 @@ import os
 import torch
 
 from builder.bench.hardware import CudaPeakMemory, peak_tensor_bytes
-from builder.bench.runner import BenchConfig, BenchResult, Timing, _check_config, _flops_per_token, _Run, _with, measure
+from builder.bench.runner import BenchConfig, BenchResult, _check_config, _flops_per_token, _Run, _with, measure
+from builder.bench.timing import Timing
 from builder.devices import DTYPES, device_name, resolve_device
 from builder.distributed.launch import launch
 from builder.distributed.sharding import (Sharding, available_devices, build_sharded, check_sharding, device_mesh,
